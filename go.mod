@@ -1,0 +1,3 @@
+module github.com/stdrealtime/realtime
+
+go 1.25
