@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -50,8 +51,9 @@ type SSEClientConfig struct {
 	MaxRetry time.Duration
 
 	// IdleTimeout, when positive, drops and re-establishes a connection on
-	// which no byte arrived for that long. Set it above the server's
-	// heartbeat interval. Zero means no limit, as in browsers.
+	// which no byte arrived for that long, response headers included. Set
+	// it above the server's heartbeat interval. Zero means no limit, as in
+	// browsers. The error it causes wraps os.ErrDeadlineExceeded.
 	IdleTimeout time.Duration
 
 	// MaxLineLen and MaxEventData bound one line and the data of one event
@@ -83,7 +85,7 @@ func (e *SSEResponseError) Error() string {
 
 var (
 	// errIdle ends a connection on which nothing arrived for IdleTimeout.
-	errIdle = errors.New("stream: sse read: idle timeout")
+	errIdle = fmt.Errorf("stream: sse: idle timeout: %w", os.ErrDeadlineExceeded)
 	// errEnded reports a connection the server closed; the client
 	// reconnects.
 	errEnded = fmt.Errorf("stream: sse read: server ended the connection: %w", io.EOF)
@@ -321,11 +323,20 @@ func (c *SSEClient) dial() error {
 	} else {
 		req.Header.Del("Last-Event-ID")
 	}
+	var idle *time.Timer
+	if c.cfg.IdleTimeout > 0 {
+		idle = time.AfterFunc(c.cfg.IdleTimeout, func() { endConn(errIdle) })
+		// Stop the timer with the connection, however it ends.
+		context.AfterFunc(connCtx, func() { idle.Stop() })
+	}
 	resp, err := c.cfg.Client.Do(req)
 	if err != nil {
 		endConn(err)
-		if c.ctx.Err() != nil {
-			return fmt.Errorf("stream: sse connect: %w", context.Cause(c.ctx))
+		switch {
+		case c.ctx.Err() != nil:
+			err = context.Cause(c.ctx)
+		case context.Cause(connCtx) == errIdle:
+			err = errIdle
 		}
 		return fmt.Errorf("stream: sse connect: %w", err)
 	}
@@ -352,8 +363,8 @@ func (c *SSEClient) dial() error {
 	c.failures = 0
 	c.body, c.connCtx, c.endConn = resp.Body, connCtx, endConn
 	var body io.Reader = resp.Body
-	if c.cfg.IdleTimeout > 0 {
-		body = newIdleReader(connCtx, endConn, resp.Body, c.cfg.IdleTimeout)
+	if idle != nil {
+		body = &idleReader{r: resp.Body, t: idle, d: c.cfg.IdleTimeout}
 	}
 	c.reader = NewEventReader(body)
 	c.reader.SetLimits(c.cfg.MaxLineLen, c.cfg.MaxEventData)
@@ -380,14 +391,6 @@ type idleReader struct {
 	r io.Reader
 	t *time.Timer
 	d time.Duration
-}
-
-func newIdleReader(ctx context.Context, end context.CancelCauseFunc, r io.Reader, d time.Duration) *idleReader {
-	ir := &idleReader{r: r, d: d}
-	ir.t = time.AfterFunc(d, func() { end(errIdle) })
-	// Stop the timer with the connection, however it ends.
-	context.AfterFunc(ctx, func() { ir.t.Stop() })
-	return ir
 }
 
 func (ir *idleReader) Read(p []byte) (int, error) {

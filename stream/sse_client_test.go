@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -544,11 +545,26 @@ func TestSSEClientIdleTimeout(t *testing.T) {
 		if e := mustNext(t, c); e.Data != "2" {
 			t.Fatalf("got %+v", e)
 		}
-		if len(log.errs) != 1 || !errors.Is(log.errs[0], errIdle) {
+		if len(log.errs) != 1 || !errors.Is(log.errs[0], os.ErrDeadlineExceeded) {
 			t.Fatalf("OnRetry errors %v, want the idle timeout", log.errs)
 		}
 		if d := time.Since(start) - log.delays[0]; d != 30*time.Second {
 			t.Errorf("idle connection dropped after %v, want 30s", d)
+		}
+	})
+}
+
+// The idle timeout also bounds the wait for the response headers.
+func TestSSEClientIdleTimeoutBeforeResponse(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, cfg := servePipe(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			<-r.Context().Done() // never answers
+		}))
+		cfg.IdleTimeout = 5 * time.Second
+		start := time.Now()
+		_, err := ConnectSSE(t.Context(), pipeURL, cfg)
+		if !errors.Is(err, os.ErrDeadlineExceeded) || time.Since(start) != 5*time.Second {
+			t.Fatalf("ConnectSSE = %v after %v, want the idle timeout after 5s", err, time.Since(start))
 		}
 	})
 }
