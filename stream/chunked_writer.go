@@ -29,8 +29,11 @@ func NewChunkedWriter(w http.ResponseWriter) *ChunkedWriter {
 	return &ChunkedWriter{w: w, rc: http.NewResponseController(w)}
 }
 
-// WriteChunk writes p and flushes it to the client. After Close, or after
-// a failed write, it returns an error wrapping ErrClosed.
+// WriteChunk writes p and flushes it to the client; an empty p flushes
+// the headers alone. After Close it returns an error wrapping ErrClosed.
+// Once a write has failed it returns that error again: one wrapping
+// ErrClosed when the client has gone, or http.ErrNotSupported when the
+// response cannot be streamed.
 func (c *ChunkedWriter) WriteChunk(p []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

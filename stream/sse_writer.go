@@ -36,6 +36,7 @@ type SSEWriter struct {
 	err          error
 	buf          []byte
 	writeTimeout time.Duration
+	deadlineSet  bool // a write deadline is in force on the connection
 	lastWrite    time.Time
 }
 
@@ -191,9 +192,14 @@ func (s *SSEWriter) writeLocked(op string) error {
 	if s.err != nil {
 		return s.err
 	}
+	// Best effort: not every connection supports deadlines.
 	if s.writeTimeout > 0 {
-		// Best effort: not every connection supports deadlines.
-		_ = s.rc.SetWriteDeadline(time.Now().Add(s.writeTimeout))
+		s.deadlineSet = s.rc.SetWriteDeadline(time.Now().Add(s.writeTimeout)) == nil
+	} else if s.deadlineSet {
+		// The bound was removed: lift the deadline the last write set, or
+		// it would fail a write once it passes.
+		_ = s.rc.SetWriteDeadline(time.Time{})
+		s.deadlineSet = false
 	}
 	if !s.started {
 		s.started = true

@@ -1,0 +1,7 @@
+module github.com/stdrealtime/realtime/internal/interop
+
+go 1.25
+
+require github.com/stdrealtime/realtime v0.0.0-00010101000000-000000000000
+
+replace github.com/stdrealtime/realtime => ../..
