@@ -10,7 +10,6 @@ import (
 	"mime"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"time"
 )
@@ -399,12 +398,4 @@ func (ir *idleReader) Read(p []byte) (int, error) {
 		ir.t.Reset(ir.d)
 	}
 	return n, err
-}
-
-// validHeaderValue reports whether s can be sent as an HTTP header value:
-// no control characters other than horizontal tab.
-func validHeaderValue(s string) bool {
-	return !strings.ContainsFunc(s, func(r rune) bool {
-		return (r < ' ' && r != '\t') || r == 0x7F
-	})
 }
