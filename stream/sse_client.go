@@ -75,6 +75,7 @@ type SSEResponseError struct {
 	ContentType string // its Content-Type header
 }
 
+// Error describes the status or content type that was refused.
 func (e *SSEResponseError) Error() string {
 	if e.StatusCode != http.StatusOK {
 		return fmt.Sprintf("stream: sse connect: unexpected status %d %s", e.StatusCode, http.StatusText(e.StatusCode))

@@ -551,8 +551,8 @@ func FuzzEventReader(f *testing.F) {
 	})
 }
 
-// benchStream is a typical stream: named JSON events with IDs, a
-// heartbeat now and then, and a multi-line event.
+// benchStream is a typical stream of small events: named JSON events
+// with IDs, a heartbeat now and then, and a multi-line event.
 func benchStream() []byte {
 	var b []byte
 	for i := range 1000 {
@@ -565,18 +565,34 @@ func benchStream() []byte {
 	return b
 }
 
+// benchLargeStream holds events of 16 KiB of text each, on one line.
+func benchLargeStream() []byte {
+	var b []byte
+	data := strings.Repeat("The quick brown fox jumps over the lazy dog. ", 16<<10/45)
+	for range 64 {
+		b = AppendEvent(b, Event{Data: data})
+	}
+	return b
+}
+
 func BenchmarkEventReader(b *testing.B) {
-	src := benchStream()
-	n := bytes.Count(src, []byte("\n\n"))
 	for _, bc := range []struct {
 		name  string
+		src   []byte
 		chunk int
-	}{{"whole", len(src)}, {"4KiB", 4096}, {"64B", 64}} {
+	}{
+		{"small/whole", benchStream(), 1 << 30},
+		{"small/4KiB", benchStream(), 4096},
+		{"small/64B", benchStream(), 64},
+		{"large/32KiB", benchLargeStream(), 32 << 10},
+		{"large/1KiB", benchLargeStream(), 1 << 10},
+	} {
+		n := bytes.Count(bc.src, []byte("\n\n"))
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
-			b.SetBytes(int64(len(src)))
+			b.SetBytes(int64(len(bc.src)))
 			for b.Loop() {
-				r := NewEventReader(&chunkReader{s: src, sizes: []int{bc.chunk}})
+				r := NewEventReader(&chunkReader{s: bc.src, sizes: []int{bc.chunk}})
 				got := 0
 				for {
 					_, err := r.Next()
