@@ -313,7 +313,8 @@ func (b *SSEBroker) PublishFrom(ctx context.Context, events <-chan Event) error 
 // Close ends every stream and returns once every Subscribe call has
 // returned. Events queued but not yet written are discarded: clients
 // reconnect and, with a replay ring on the next broker, learn of the gap.
-// A write in progress is cut short by moving its deadline to now. Later
+// A write in progress is given 100ms (at most its write timeout) to
+// finish, so Close is prompt even when clients have stopped reading. Later
 // Publish calls return an error wrapping ErrClosed, and later subscribers
 // are answered like those over MaxSubscribers. Close is idempotent and
 // returns nil.
@@ -325,9 +326,13 @@ func (b *SSEBroker) Close() error {
 	}
 	subs := slices.Clone(b.subs)
 	b.mu.Unlock()
-	now := time.Now()
+	grace := sseCloseGrace
+	if b.writeTimeout > 0 {
+		grace = min(grace, b.writeTimeout)
+	}
+	deadline := time.Now().Add(grace)
 	for _, s := range subs {
-		s.interrupt(now)
+		s.interrupt(deadline)
 	}
 	b.wg.Wait()
 	return nil

@@ -155,7 +155,9 @@ func bkSubscribeCtx(t testing.TB, ctx context.Context, cancel context.CancelFunc
 	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
 		t.Errorf("Content-Type = %q, want text/event-stream", ct)
 	}
-	return &bkStream{bkReader: newBkReader(resp.Body), t: t, resp: resp, cancel: cancel}
+	s := &bkStream{bkReader: newBkReader(resp.Body), t: t, resp: resp, cancel: cancel}
+	t.Cleanup(s.close) // also when the test fails half-way
+	return s
 }
 
 // mustEvent returns the next dispatched event or fails the test.

@@ -111,6 +111,12 @@ func (q *sseQueue) removeKey(key string) bool {
 	return false
 }
 
+// reset empties the queue and releases its references to the events.
+func (q *sseQueue) reset() {
+	clear(q.items)
+	q.head, q.n = 0, 0
+}
+
 // appendTo appends the bytes of every queued item, oldest first, to dst,
 // empties the queue and releases its references to the events.
 func (q *sseQueue) appendTo(dst []byte) []byte {

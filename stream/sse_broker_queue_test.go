@@ -66,6 +66,13 @@ func TestSSEQueue(t *testing.T) {
 	if got, want := bkQueueContents(&q), []string{"d=3", "e=4"}; !slices.Equal(got, want) {
 		t.Fatalf("after removing ends: %q, want %q", got, want)
 	}
+	q.reset()
+	if q.n != 0 || slices.ContainsFunc(q.items, func(it sseItem) bool { return it.b != nil }) {
+		t.Fatal("reset left items or references behind")
+	}
+	if !q.push(item("g", 6), 4) || len(bkQueueContents(&q)) != 1 {
+		t.Fatal("queue unusable after reset")
+	}
 }
 
 func TestSSEQueueGrowsLazily(t *testing.T) {

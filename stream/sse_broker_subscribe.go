@@ -24,6 +24,9 @@ const (
 	maxSSEKeptWriteBuf = 16 << 10
 	// Replayed events are written in batches of about this size.
 	sseReplayBatch = 32 << 10
+	// Close gives writes in progress this long to finish, so that healthy
+	// clients see their stream end cleanly.
+	sseCloseGrace = 100 * time.Millisecond
 )
 
 var (
@@ -102,13 +105,14 @@ func (s *sseSub) dropOldestLocked() {
 	s.dropped++
 }
 
-// interrupt cuts short a write in progress, for Close and DisconnectSlow.
-func (s *sseSub) interrupt(now time.Time) {
+// interrupt moves the deadline of a write in progress to deadline, for
+// Close and DisconnectSlow.
+func (s *sseSub) interrupt(deadline time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.gone {
 		// Best effort; the writer also checks for Close before each write.
-		_ = s.rc.SetWriteDeadline(now)
+		_ = s.rc.SetWriteDeadline(deadline)
 	}
 }
 
@@ -279,7 +283,7 @@ func (b *SSEBroker) leave(s *sseSub) {
 	b.mu.Unlock()
 	s.mu.Lock()
 	s.gone = true
-	s.q.appendTo(nil)
+	s.q.reset()
 	s.mu.Unlock()
 	close(s.done)
 	b.nsubs.Add(-1)
