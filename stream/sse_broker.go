@@ -35,6 +35,10 @@ type SSEBrokerConfig struct {
 	// published without an ID one of its own, "<epoch>-<seq>", where epoch
 	// is random per broker: a client carrying an ID from before a restart
 	// is told it has a gap instead of being matched with the wrong event.
+	// Events published with an ID keep it, and a client resuming with it
+	// is matched too while the event is in the ring. A new subscriber is
+	// sent its starting ID at once (an "id:" line with no event), so that
+	// it resumes correctly even if it leaves before the first event.
 	// The ring holds whole events, so its memory is Replay times the size
 	// of the events published.
 	Replay int
@@ -61,6 +65,7 @@ type SSEBrokerConfig struct {
 	// where R is "overflow" (its queue was full) or "resume" (its
 	// Last-Event-ID is no longer in the replay ring). N is left out when it
 	// is unknown: the ID is from another epoch, or was never published.
+	// A "resume" gap carries the ID to resume from next time.
 	GapEvent string
 
 	// WriteTimeout bounds every write to a subscriber: a client that does
@@ -114,7 +119,8 @@ const (
 //	?last_event_id=ID   Last-Event-ID: ID     resume after ID
 //
 // A query parameter wins over its header. A malformed value is answered
-// 400 with a message.
+// 400 with a message. The event filter applies to replayed events too;
+// gap events always pass it.
 //
 // All methods are safe for concurrent use. Events published by one
 // goroutine reach every subscriber in that order, and all subscribers see
@@ -166,7 +172,8 @@ type SSEBroker struct {
 type SSEBrokerStats struct {
 	// Subscribers is the number of streams open now.
 	Subscribers int `json:"subscribers"`
-	// Published counts events accepted by Publish and PublishContext.
+	// Published counts events accepted by Publish, PublishContext and
+	// PublishFrom.
 	Published uint64 `json:"published"`
 	// Delivered counts events written to subscribers (one per subscriber
 	// per event, replayed events included).
@@ -266,11 +273,13 @@ func (b *SSEBroker) Stats() SSEBrokerStats {
 // with a replay ring, keeps it for resuming clients. It returns once e is
 // queued everywhere; it does not wait for the clients to receive it.
 //
-// Publish waits only for subscribers that asked to block, and for each at
-// most SSEBrokerConfig.BlockTimeout, after which that subscriber loses its
-// oldest queued event and gets a gap event. It never waits for a client
-// that stopped reading for longer than that, or than WriteTimeout, after
-// which the client is disconnected.
+// Publish waits only when subscribers that asked to block (?slow=block)
+// have no room, and then at most SSEBrokerConfig.BlockTimeout in all;
+// those still without room lose their oldest queued event and get a gap
+// event. A client that stopped reading altogether is disconnected after
+// WriteTimeout, which ends any wait for it. Publishers take turns, so one
+// that waits holds the others back too: that is the backpressure such
+// clients ask for.
 //
 // It returns an error wrapping ErrClosed, and publishes nothing, once the
 // broker is closed.
