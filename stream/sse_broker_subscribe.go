@@ -1,0 +1,593 @@
+package stream
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Limits on what a subscriber may ask for.
+const (
+	maxSSESubscriberIDLen = 64
+	maxSSEFilterNames     = 16
+	maxSSEFilterNameLen   = 128
+	// A write buffer that grew past this is released after use rather
+	// than kept for the life of the stream.
+	maxSSEKeptWriteBuf = 16 << 10
+	// Replayed events are written in batches of about this size.
+	sseReplayBatch = 32 << 10
+	// Close gives writes in progress this long to finish, so that healthy
+	// clients see their stream end cleanly.
+	sseCloseGrace = 100 * time.Millisecond
+)
+
+var (
+	errSSEBrokerClosed = errors.New("stream: sse subscribe: broker closed")
+	errSSESlow         = fmt.Errorf("stream: sse subscribe: subscriber too slow, disconnected: %w", ErrClosed)
+	sseHeartbeat       = []byte(":\n")
+)
+
+// sseSub is one subscriber. Publishers touch only the fields guarded by mu
+// (and the channels); the rest belongs to the Subscribe goroutine.
+type sseSub struct {
+	b      *SSEBroker
+	id     string
+	limit  int
+	block  bool
+	filter []string
+	rc     *http.ResponseController
+	idx    int // position in b.subs, guarded by b.mu; -1 once removed
+
+	wake chan struct{} // the queue became non-empty, or kicked
+	room chan struct{} // the writer took the queue while a publisher waited
+	done chan struct{} // closed when the subscriber leaves
+
+	mu      sync.Mutex
+	q       sseQueue
+	lost    int    // events dropped since the last gap event
+	dropped uint64 // events dropped in all
+	kicked  bool
+	gone    bool
+	waiting bool
+
+	// Writer state.
+	w         http.ResponseWriter
+	out       sseQueue // the queue being written, swapped with q
+	wbuf      []byte
+	deadlines bool      // set write deadlines
+	reset     bool      // clear the deadline after each write
+	deadline  time.Time // the deadline in force, when not reset
+	lastWrite time.Time
+	delivered uint64
+}
+
+// accepts reports whether the subscriber's filter lets events named name
+// through.
+func (s *sseSub) accepts(name string) bool {
+	if s.filter == nil {
+		return true
+	}
+	for _, f := range s.filter {
+		if f == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *sseSub) isKicked() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.kicked
+}
+
+// signal wakes the writer.
+func (s *sseSub) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// dropOldestLocked drops the oldest queued event; s.mu is held and the
+// queue is full.
+func (s *sseSub) dropOldestLocked() {
+	s.q.dropOldest()
+	s.lost++
+	s.dropped++
+}
+
+// interrupt moves the deadline of a write in progress to deadline, for
+// Close and DisconnectSlow.
+func (s *sseSub) interrupt(deadline time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.gone {
+		// Best effort; the writer also checks for Close before each write.
+		_ = s.rc.SetWriteDeadline(deadline)
+	}
+}
+
+// ServeHTTP serves GET requests with Subscribe and answers other methods
+// 405.
+func (b *SSEBroker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		http.Error(w, "stream: sse subscribe: method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	_ = b.Subscribe(w, r)
+}
+
+// Subscribe streams the broker's events to the client of r until the client
+// leaves, the broker is closed, or the subscriber is disconnected by its
+// policy or a failed write. It blocks; call it from an HTTP handler (after
+// authenticating the client, setting CORS headers and so on).
+//
+// It returns nil when the client left or the broker was closed. It returns
+// an error after answering 400 to malformed options, after turning the
+// client away (over MaxSubscribers, or broker closed: the latter wraps
+// ErrClosed), and when it cut the stream off (too slow, or a write failed
+// or timed out: these wrap ErrClosed). Where the response cannot be
+// streamed, the error wraps http.ErrNotSupported.
+func (b *SSEBroker) Subscribe(w http.ResponseWriter, r *http.Request) error {
+	s := &sseSub{
+		b:         b,
+		rc:        http.NewResponseController(w),
+		w:         w,
+		wake:      make(chan struct{}, 1),
+		room:      make(chan struct{}, 1),
+		done:      make(chan struct{}),
+		deadlines: b.writeTimeout > 0,
+		// On HTTP/2 an expired deadline resets the stream even while it is
+		// idle, so it is cleared after each write. An HTTP/1 connection's
+		// deadline only matters while writing and can be moved at will.
+		reset: r.ProtoMajor != 1,
+	}
+	if err := b.parseSubscribeOptions(s, r); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return err
+	}
+	var lastID string
+	if b.replay.limit > 0 {
+		lastID = LastEventID(r)
+	}
+
+	b.mu.Lock()
+	if b.closed || (b.maxSubs > 0 && len(b.subs) >= b.maxSubs) {
+		closed := b.closed
+		b.mu.Unlock()
+		return b.turnAway(s, r, closed)
+	}
+	res := b.resumeLocked(lastID, s)
+	s.idx = len(b.subs)
+	b.subs = append(b.subs, s)
+	b.wg.Add(1)
+	b.mu.Unlock()
+	b.nsubs.Add(1)
+
+	start := time.Now()
+	err := s.run(r, res)
+
+	reason := "client left"
+	level := slog.LevelDebug
+	switch {
+	case err == nil:
+	case err == errSSEBrokerClosed || b.isClosed():
+		err, reason = nil, "broker closed"
+		if s.deadlines {
+			// Bound the final write net/http makes after we return.
+			_ = s.rc.SetWriteDeadline(time.Now().Add(b.writeTimeout))
+		}
+	case err == errSSESlow || s.isKicked():
+		err, reason, level = errSSESlow, "too slow", slog.LevelInfo
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		reason, level = "write timed out", slog.LevelInfo
+		b.disconnected.Add(1)
+	case r.Context().Err() != nil:
+		// net/http cancels the context when the client goes away, and
+		// when a write fails; a timeout was told apart above.
+		err = nil
+	case errors.Is(err, http.ErrNotSupported):
+		reason, level = "cannot stream", slog.LevelError
+	default:
+		reason, level = "write failed", slog.LevelInfo
+		b.disconnected.Add(1)
+	}
+	if err != nil {
+		// Abandon the connection: net/http's final write fails at once
+		// instead of waiting on a client that does not read.
+		_ = s.rc.SetWriteDeadline(time.Now())
+	}
+	b.leave(s)
+	if b.log != nil {
+		b.log.LogAttrs(r.Context(), level, "sse subscriber left",
+			slog.String("subscriber", s.id), slog.String("reason", reason),
+			slog.Uint64("delivered", s.delivered), slog.Uint64("dropped", s.dropped),
+			slog.Duration("duration", time.Since(start)))
+	}
+	return err
+}
+
+// sseResume is what a new subscriber is sent before live events.
+type sseResume struct {
+	seq     uint64     // the broker's last seq when the subscriber joined
+	replay  []sseEntry // events to send first
+	resumed bool       // Last-Event-ID was found
+	gap     bool       // Last-Event-ID was not found
+	missed  int64      // events the gap lost, or -1 when unknown
+}
+
+// resumeLocked decides, with b.mu held, where a subscriber that sent
+// lastID starts. Under the same lock the subscriber joins b.subs, so every
+// event is either in the replay it gets or in its queue, never both.
+func (b *SSEBroker) resumeLocked(lastID string, s *sseSub) sseResume {
+	res := sseResume{seq: b.seq}
+	if b.replay.limit == 0 || lastID == "" {
+		return res
+	}
+	seq, ok := parseSSEID(lastID, b.epoch)
+	if ok && seq > b.seq {
+		ok = false // never published by this broker
+	} else if ok && seq+1 < b.replay.oldest() {
+		res.gap, res.missed = true, int64(b.seq-seq)
+		b.resumeGaps.Add(1)
+		return res
+	}
+	if !ok {
+		seq, ok = b.replay.findUserID(lastID)
+	}
+	if !ok {
+		res.gap, res.missed = true, -1
+		b.resumeGaps.Add(1)
+		return res
+	}
+	accept := s.accepts
+	if s.filter == nil {
+		accept = nil
+	}
+	res.replay = b.replay.after(seq, accept)
+	res.resumed = true
+	b.resumed.Add(1)
+	return res
+}
+
+func (b *SSEBroker) isClosed() bool {
+	select {
+	case <-b.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// leave removes s from the broker; publishers waiting for it stop.
+func (b *SSEBroker) leave(s *sseSub) {
+	b.mu.Lock()
+	if i := s.idx; i >= 0 {
+		last := len(b.subs) - 1
+		b.subs[i] = b.subs[last]
+		b.subs[i].idx = i
+		b.subs[last] = nil
+		b.subs = b.subs[:last]
+		s.idx = -1
+	}
+	b.mu.Unlock()
+	s.mu.Lock()
+	s.gone = true
+	s.q.reset()
+	s.mu.Unlock()
+	close(s.done)
+	b.nsubs.Add(-1)
+	b.wg.Done()
+}
+
+// turnAway answers a client the broker has no seat for: 200, a jittered
+// retry and the end of the stream, so that a browser comes back later.
+func (b *SSEBroker) turnAway(s *sseSub, r *http.Request, closed bool) error {
+	b.shed.Add(1)
+	retry := b.shedRetry/2 + rand.N(b.shedRetry)
+	setSSEHeaders(s.w.Header())
+	s.w.WriteHeader(http.StatusOK)
+	comment := "busy"
+	if closed {
+		comment = "closed"
+	}
+	buf := append(appendRetry(appendComment(nil, comment), retry), '\n')
+	err := s.writeOut(buf, false)
+	if s.deadlines {
+		// The connection may serve other requests after this one.
+		_ = s.rc.SetWriteDeadline(time.Time{})
+	}
+	if err == nil && closed {
+		err = fmt.Errorf("stream: sse subscribe: %w", ErrClosed)
+	} else if err == nil {
+		err = fmt.Errorf("stream: sse subscribe: over %d subscribers, client told to retry in %v", b.maxSubs, retry.Round(time.Millisecond))
+	}
+	if b.log != nil {
+		b.log.LogAttrs(r.Context(), slog.LevelInfo, "sse subscriber turned away",
+			slog.String("subscriber", s.id), slog.Bool("closed", closed), slog.Duration("retry", retry))
+	}
+	return err
+}
+
+// run writes the headers, what res says to send first, then live events
+// and heartbeats.
+func (s *sseSub) run(r *http.Request, res sseResume) error {
+	b := s.b
+	setSSEHeaders(s.w.Header())
+	s.w.WriteHeader(http.StatusOK)
+	if b.log != nil {
+		b.log.LogAttrs(r.Context(), slog.LevelDebug, "sse subscriber joined",
+			slog.String("subscriber", s.id), slog.Int("buffer", s.limit), slog.Bool("block", s.block),
+			slog.Bool("resumed", res.resumed), slog.Bool("gap", res.gap))
+	}
+
+	buf := s.wbuf[:0]
+	switch {
+	case res.gap:
+		buf = b.appendGap(buf, res.missed, "resume", true, res.seq)
+	case b.replay.limit > 0:
+		var lastSeq uint64
+		for _, e := range res.replay {
+			if len(buf) >= sseReplayBatch {
+				if err := s.write(buf); err != nil {
+					return err
+				}
+				buf = buf[:0]
+			}
+			buf = append(buf, e.b...)
+			if e.id == "" {
+				lastSeq = e.seq
+			} else {
+				lastSeq = 0
+			}
+		}
+		s.delivered += uint64(len(res.replay))
+		b.delivered.Add(uint64(len(res.replay)))
+		if lastSeq == 0 || lastSeq != res.seq {
+			// An id-only block sets the client's Last-Event-ID without
+			// dispatching an event, so that it resumes from here even if
+			// it leaves before the next event.
+			buf = append(appendSSEID(append(buf, "id: "...), b.epoch, res.seq), '\n', '\n')
+		}
+	}
+	err := s.write(buf)
+	s.keepBuf(buf)
+	if err != nil {
+		return err
+	}
+
+	var heartbeat *time.Timer
+	var tick <-chan time.Time
+	if b.heartbeat > 0 {
+		heartbeat = time.NewTimer(b.heartbeat)
+		defer heartbeat.Stop()
+		tick = heartbeat.C
+	}
+	ctx := r.Context()
+	for {
+		select {
+		case <-s.wake:
+			if err := s.flushQueue(); err != nil {
+				return err
+			}
+		case <-tick:
+			idle := time.Since(s.lastWrite)
+			if idle >= b.heartbeat {
+				s.release()
+				if err := s.write(sseHeartbeat); err != nil {
+					return err
+				}
+				idle = 0
+			}
+			heartbeat.Reset(b.heartbeat - idle)
+		case <-ctx.Done():
+			return nil
+		case <-b.done:
+			return errSSEBrokerClosed
+		}
+	}
+}
+
+// flushQueue writes everything queued, after a gap event if events were
+// dropped, in one write and one flush.
+func (s *sseSub) flushQueue() error {
+	s.mu.Lock()
+	if s.kicked {
+		s.mu.Unlock()
+		return errSSESlow
+	}
+	s.q, s.out = s.out, s.q
+	lost := s.lost
+	s.lost = 0
+	if s.waiting {
+		s.waiting = false
+		select {
+		case s.room <- struct{}{}:
+		default:
+		}
+	}
+	s.mu.Unlock()
+
+	n := uint64(s.out.n)
+	if n == 0 {
+		return nil
+	}
+	buf := s.wbuf[:0]
+	if lost > 0 {
+		buf = s.b.appendGap(buf, int64(lost), "overflow", false, 0)
+	}
+	buf = s.out.appendTo(buf)
+	err := s.write(buf)
+	s.keepBuf(buf)
+	if err != nil {
+		return err
+	}
+	s.delivered += n
+	s.b.delivered.Add(n)
+	return nil
+}
+
+// write writes p and flushes it within the write timeout, unless the
+// broker is closed.
+func (s *sseSub) write(p []byte) error {
+	return s.writeOut(p, true)
+}
+
+func (s *sseSub) writeOut(p []byte, stopOnClose bool) error {
+	now := time.Now()
+	// Where the deadline survives between writes it is moved only once
+	// less than 7/8 of the timeout is left, which saves most of the
+	// updates on a busy stream.
+	if wt := s.b.writeTimeout; s.deadlines && (s.reset || s.deadline.Sub(now) < wt-wt/8) {
+		s.deadline = now.Add(wt)
+		if err := s.rc.SetWriteDeadline(s.deadline); errors.Is(err, http.ErrNotSupported) {
+			s.deadlines = false
+		}
+	}
+	if stopOnClose {
+		// Checked after setting the deadline: Close closes done before it
+		// moves the deadline to now, so one of the two stops this write.
+		select {
+		case <-s.b.done:
+			return errSSEBrokerClosed
+		default:
+		}
+	}
+	if len(p) > 0 {
+		if _, err := s.w.Write(p); err != nil {
+			return fmt.Errorf("stream: sse subscribe: write: %w: %w", ErrClosed, err)
+		}
+	}
+	if err := s.rc.Flush(); err != nil {
+		if errors.Is(err, http.ErrNotSupported) {
+			return fmt.Errorf("stream: sse subscribe: response cannot be streamed: %w", err)
+		}
+		return fmt.Errorf("stream: sse subscribe: flush: %w: %w", ErrClosed, err)
+	}
+	if s.deadlines && s.reset {
+		_ = s.rc.SetWriteDeadline(time.Time{})
+	}
+	s.lastWrite = now
+	return nil
+}
+
+// release frees the buffers of an idle subscriber; they grow again on
+// demand.
+func (s *sseSub) release() {
+	s.wbuf = nil
+	s.out = sseQueue{}
+	s.mu.Lock()
+	if s.q.n == 0 {
+		s.q = sseQueue{}
+	}
+	s.mu.Unlock()
+}
+
+// keepBuf keeps buf for the next write unless it grew large.
+func (s *sseSub) keepBuf(buf []byte) {
+	if cap(buf) <= maxSSEKeptWriteBuf {
+		s.wbuf = buf[:0]
+	} else {
+		s.wbuf = nil
+	}
+}
+
+// appendGap appends a gap event. missed < 0 leaves the count out. With
+// withID the event carries the ID of seq, so that the client resumes from
+// there.
+func (b *SSEBroker) appendGap(dst []byte, missed int64, reason string, withID bool, seq uint64) []byte {
+	dst = append(dst, "event: "...)
+	dst = append(dst, b.gapName...)
+	dst = append(dst, '\n')
+	if withID {
+		dst = append(appendSSEID(append(dst, "id: "...), b.epoch, seq), '\n')
+	}
+	dst = append(dst, `data: {`...)
+	if missed >= 0 {
+		dst = append(dst, `"dropped":`...)
+		dst = strconv.AppendInt(dst, missed, 10)
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `"reason":"`...)
+	dst = append(dst, reason...)
+	return append(dst, "\"}\n\n"...)
+}
+
+// parseSubscribeOptions reads the subscriber's options from r.
+func (b *SSEBroker) parseSubscribeOptions(s *sseSub, r *http.Request) error {
+	var q url.Values
+	if r.URL != nil {
+		q = r.URL.Query()
+	}
+	param := func(name, header string) string {
+		if v := q.Get(name); v != "" {
+			return v
+		}
+		return r.Header.Get(header)
+	}
+
+	s.limit = b.defBuf
+	if v := param("buffer", "X-SSE-Buffer"); v != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			var ne *strconv.NumError
+			if !errors.As(err, &ne) || ne.Err != strconv.ErrRange {
+				return fmt.Errorf("stream: sse subscribe: buffer %.32q is not a number", v)
+			}
+			n = b.maxBuf // out of int's range: clamped like any other value
+			if strings.HasPrefix(strings.TrimSpace(v), "-") {
+				n = 1
+			}
+		}
+		s.limit = min(max(n, 1), b.maxBuf)
+	}
+
+	switch v := param("slow", "X-SSE-Slow"); v {
+	case "":
+	case "block":
+		if b.blockTimeout < 0 {
+			return errors.New("stream: sse subscribe: slow=block is not allowed by this server")
+		}
+		s.block = true
+	default:
+		return fmt.Errorf("stream: sse subscribe: slow mode %.32q unknown (the only mode is \"block\")", v)
+	}
+
+	if v := param("subscriber_id", "X-Subscriber-ID"); v != "" {
+		if len(v) > maxSSESubscriberIDLen {
+			return fmt.Errorf("stream: sse subscribe: subscriber_id longer than %d bytes", maxSSESubscriberIDLen)
+		}
+		for i := 0; i < len(v); i++ {
+			if c := v[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("._:@-", c) >= 0) {
+				return fmt.Errorf("stream: sse subscribe: subscriber_id %.32q has a character other than A-Z a-z 0-9 . _ : @ -", v)
+			}
+		}
+		s.id = v
+	}
+
+	for _, v := range q["event"] {
+		for name := range strings.SplitSeq(v, ",") {
+			if name = strings.TrimSpace(name); name == "" {
+				continue
+			}
+			if len(name) > maxSSEFilterNameLen || name != cutField(name) {
+				return fmt.Errorf("stream: sse subscribe: event name %.32q is too long or has a CR, LF or NUL", name)
+			}
+			if len(s.filter) == maxSSEFilterNames {
+				return fmt.Errorf("stream: sse subscribe: more than %d event names", maxSSEFilterNames)
+			}
+			s.filter = append(s.filter, name)
+		}
+	}
+	return nil
+}
