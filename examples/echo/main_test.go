@@ -1,0 +1,63 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/stdrealtime/realtime/stream"
+)
+
+func TestEchoAndShutdown(t *testing.T) {
+	before := runtime.NumGoroutine()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, l) }()
+
+	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer dcancel()
+	c, _, err := stream.Dial(dctx, "ws://"+l.Addr().String()+"/ws", stream.DialConfig{ReadLimit: 16 << 20, Header: map[string][]string{"Origin": {"https://anywhere.example"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		mt stream.MessageType
+		p  []byte
+	}{
+		{stream.TextMessage, []byte("hello")},
+		{stream.BinaryMessage, []byte{0, 1, 2}},
+		{stream.TextMessage, nil},
+		{stream.BinaryMessage, bytes.Repeat([]byte{7}, 16<<20)},
+	}
+	for _, tt := range tests {
+		if err := c.WriteMessage(tt.mt, tt.p); err != nil {
+			t.Fatal(err)
+		}
+		mt, p, err := c.ReadMessage()
+		if err != nil || mt != tt.mt || !bytes.Equal(p, tt.p) {
+			t.Fatalf("echo of %d bytes: type %v, %d bytes, %v", len(tt.p), mt, len(p), err)
+		}
+	}
+	// Shutdown closes the connection with 1001.
+	cancel()
+	if _, _, err := c.ReadMessage(); stream.CloseStatus(err) != stream.StatusGoingAway {
+		t.Fatalf("after shutdown: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines, %d before", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,130 @@
+package stream
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"strconv"
+	"testing"
+
+	"github.com/stdrealtime/realtime/internal/wsframe"
+	"github.com/stdrealtime/realtime/internal/wstest"
+)
+
+var benchSizes = []int{16, 1 << 10, 64 << 10}
+
+func benchName(n int) string {
+	if n >= 1<<10 {
+		return strconv.Itoa(n>>10) + "KiB"
+	}
+	return strconv.Itoa(n) + "B"
+}
+
+// loopReader replays one frame forever.
+type loopReader struct {
+	frame []byte
+	off   int
+}
+
+func (l *loopReader) Read(p []byte) (int, error) {
+	n := copy(p, l.frame[l.off:])
+	l.off = (l.off + n) % len(l.frame)
+	return n, nil
+}
+
+// BenchmarkReadMessage measures ReadMessage on an in-memory transport;
+// the one allocation per op is the returned payload.
+func BenchmarkReadMessage(b *testing.B) {
+	for _, role := range []string{"server", "client"} {
+		for _, size := range benchSizes {
+			b.Run(role+"/"+benchName(size), func(b *testing.B) {
+				client := role == "client"
+				frame := wstest.AppendFrame(nil, true, 0, wsframe.OpBinary, !client, [4]byte{1, 2, 3, 4}, make([]byte, size))
+				tr := byteTransport{Reader: &loopReader{frame: frame}, Writer: io.Discard}
+				c := newConn(tr, bufio.NewReaderSize(tr, 4096), nil, client, resolveSettings(0, -1, -1, 0, 0, nil), "")
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, _, err := c.ReadMessage(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkWriteMessage measures WriteMessage to a TCP peer that discards
+// (server: one writev; client: masked copy).
+func BenchmarkWriteMessage(b *testing.B) {
+	for _, role := range []string{"server", "client"} {
+		for _, size := range benchSizes {
+			b.Run(role+"/"+benchName(size), func(b *testing.B) {
+				a, peer := tcpPair(b)
+				go io.Copy(io.Discard, peer)
+				c := newConn(a, bufio.NewReader(a), nil, role == "client", resolveSettings(0, 0, -1, 0, 0, nil), "")
+				defer c.teardown(ErrClosed)
+				p := make([]byte, size)
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := c.WriteMessage(BinaryMessage, p); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+func tcpPair(b *testing.B) (net.Conn, net.Conn) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	ch := make(chan net.Conn, 1)
+	go func() {
+		c, _ := l.Accept()
+		ch <- c
+	}()
+	a, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	peer := <-ch
+	b.Cleanup(func() { a.Close(); peer.Close() })
+	return a, peer
+}
+
+// BenchmarkEchoLoopback is a full round trip: Dial client to Upgrade
+// echo server over loopback.
+func BenchmarkEchoLoopback(b *testing.B) {
+	for _, size := range benchSizes {
+		b.Run(benchName(size), func(b *testing.B) {
+			sc, cc := benchPair(b)
+			go echoLoop(sc)
+			p := bytes.Repeat([]byte("x"), size)
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := cc.WriteBinary(p); err != nil {
+					b.Fatal(err)
+				}
+				if _, _, err := cc.ReadMessage(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cc.Close()
+		})
+	}
+}
+
+func benchPair(b *testing.B) (*WebSocketConn, *WebSocketConn) {
+	a, peer := tcpPair(b)
+	set := resolveSettings(64<<20, 0, -1, 0, 0, nil)
+	sc := newConn(peer, bufio.NewReader(peer), nil, false, set, "")
+	cc := newConn(a, bufio.NewReader(a), nil, true, set, "")
+	return sc, cc
+}

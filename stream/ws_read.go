@@ -1,0 +1,325 @@
+package stream
+
+import (
+	"errors"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/stdrealtime/realtime/internal/wsframe"
+)
+
+// ReadMessage reads the next data message whole and returns its type and
+// payload. Pings are answered and pongs and close frames handled while it
+// waits. A message longer than the ReadLimit closes the connection with
+// 1009; invalid UTF-8 in a text message closes it with 1007; any protocol
+// violation closes it with 1002. Once the connection is closed it returns
+// an error wrapping ErrClosed; CloseStatus reports the status code.
+// Only one goroutine may read at a time.
+func (c *WebSocketConn) ReadMessage() (MessageType, []byte, error) {
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	if err := c.beginMessage(); err != nil {
+		return 0, nil, err
+	}
+	mt := c.rOp
+	var buf []byte
+	if c.rFin {
+		buf = make([]byte, c.rRemain)
+	}
+	off := 0
+	for {
+		if need := off + int(c.rRemain); need > len(buf) {
+			buf = slices.Grow(buf[:off], int(c.rRemain))[:need]
+		}
+		for c.rRemain > 0 {
+			n, err := c.readPayload(buf[off:])
+			off += n
+			if err != nil {
+				return 0, nil, err
+			}
+		}
+		if c.rFin {
+			break
+		}
+		if err := c.nextDataFrame(); err != nil {
+			return 0, nil, err
+		}
+	}
+	if err := c.endMessage(); err != nil {
+		return 0, nil, err
+	}
+	return mt, buf[:off], nil
+}
+
+// Read reads the next data message, text or binary, and returns its
+// payload. See ReadMessage.
+func (c *WebSocketConn) Read() ([]byte, error) {
+	_, p, err := c.ReadMessage()
+	return p, err
+}
+
+// NextReader waits for the next data message and returns its type and a
+// reader of its payload, for messages too large to hold at once. The
+// reader returns io.EOF at the end of the message and is valid until the
+// next call of NextReader or ReadMessage, which discard whatever of it was
+// left unread. The same checks as ReadMessage apply, as the bytes arrive.
+func (c *WebSocketConn) NextReader() (MessageType, io.Reader, error) {
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	if err := c.beginMessage(); err != nil {
+		return 0, nil, err
+	}
+	c.msgR.done = false
+	return c.rOp, &c.msgR, nil
+}
+
+// messageReader streams the payload of the message being read.
+type messageReader struct {
+	c    *WebSocketConn
+	done bool
+}
+
+func (m *messageReader) Read(p []byte) (int, error) {
+	c := m.c
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	if m.done {
+		return 0, io.EOF
+	}
+	if c.readErr != nil {
+		return 0, c.readErr
+	}
+	for c.rRemain == 0 {
+		if c.rFin {
+			m.done = true
+			if err := c.endMessage(); err != nil {
+				return 0, err
+			}
+			return 0, io.EOF
+		}
+		if err := c.nextDataFrame(); err != nil {
+			return 0, err
+		}
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	return c.readPayload(p)
+}
+
+// beginMessage discards what is left of a message a NextReader caller
+// abandoned and positions the reader at the first frame of a new message.
+func (c *WebSocketConn) beginMessage() error {
+	if c.readErr != nil {
+		return c.readErr
+	}
+	for c.rOp != 0 {
+		for c.rRemain > 0 {
+			if _, err := c.readPayload(c.ctrl[:]); err != nil {
+				return err
+			}
+		}
+		if c.rFin {
+			if err := c.endMessage(); err != nil {
+				return err
+			}
+			break
+		}
+		if err := c.nextDataFrame(); err != nil {
+			return err
+		}
+	}
+	return c.nextDataFrame()
+}
+
+// endMessage finishes the message whose last byte has been read.
+func (c *WebSocketConn) endMessage() error {
+	// §8.1: text must be valid UTF-8; a message ending inside a code
+	// point is not.
+	if c.rOp == TextMessage && !c.utf8.Complete() {
+		return c.fail(StatusInvalidFramePayloadData, "invalid UTF-8 in text message")
+	}
+	c.msgsIn.Add(1)
+	c.bytesIn.Add(uint64(c.rMsgLen))
+	c.rOp = 0
+	return nil
+}
+
+// readPayload reads payload bytes of the current data frame into p,
+// unmasking and validating them as they come.
+func (c *WebSocketConn) readPayload(p []byte) (int, error) {
+	if int64(len(p)) > c.rRemain {
+		p = p[:c.rRemain]
+	}
+	n, err := c.r.Read(p)
+	if n > 0 {
+		if c.rMasked {
+			c.rPos = wsframe.Mask(c.rKey, c.rPos, p[:n])
+		}
+		c.rRemain -= int64(n)
+		// §8.1: "When an endpoint is to interpret a byte stream as UTF-8
+		// but finds that the byte stream is not, in fact, a valid UTF-8
+		// stream, that endpoint MUST _Fail the WebSocket Connection_."
+		// Checked on every piece, so the failure comes at the first
+		// invalid byte that arrives.
+		if c.rOp == TextMessage && !c.utf8.Write(p[:n]) {
+			return n, c.fail(StatusInvalidFramePayloadData, "invalid UTF-8 in text message")
+		}
+	}
+	if err != nil {
+		return n, c.readFailed(err)
+	}
+	return n, nil
+}
+
+// nextDataFrame reads frame headers, handling control frames inline,
+// until a data frame arrives that fits the message sequence; it leaves
+// the reader at that frame's payload.
+func (c *WebSocketConn) nextDataFrame() error {
+	for {
+		h, err := c.readHeader()
+		if err != nil {
+			return err
+		}
+		if h.Opcode.IsControl() {
+			if err := c.handleControl(h); err != nil {
+				return err
+			}
+			continue
+		}
+		if h.Opcode == wsframe.OpContinuation {
+			// §5.4: a continuation frame belongs to a fragmented
+			// message that was started; otherwise it is a violation.
+			if c.rOp == 0 {
+				return c.fail(StatusProtocolError, "continuation frame with no message to continue")
+			}
+		} else {
+			// §5.4: "the fragments of one message MUST NOT be
+			// interleaved between the fragments of another message".
+			if c.rOp != 0 {
+				return c.fail(StatusProtocolError, "new data frame inside a fragmented message")
+			}
+			c.rOp = MessageType(h.Opcode)
+			c.rMsgLen = 0
+			c.utf8.Reset()
+		}
+		if h.Length > c.set.readLimit-c.rMsgLen {
+			return c.fail(StatusMessageTooBig, "message exceeds the read limit")
+		}
+		c.rMsgLen += h.Length
+		c.rRemain = h.Length
+		c.rFin = h.Fin
+		c.rMasked = h.Masked
+		c.rKey = h.Key
+		c.rPos = 0
+		return nil
+	}
+}
+
+// readHeader reads and checks the next frame header.
+func (c *WebSocketConn) readHeader() (wsframe.Header, error) {
+	b, err := c.r.Peek(2)
+	if err != nil {
+		return wsframe.Header{}, c.readFailed(err)
+	}
+	n := wsframe.HeaderLen(b[0], b[1])
+	if n > 2 {
+		if b, err = c.r.Peek(n); err != nil {
+			return wsframe.Header{}, c.readFailed(err)
+		}
+	}
+	h, err := wsframe.Decode(b[:n])
+	c.r.Discard(n)
+	c.lastRead.Store(c.now())
+	if err != nil {
+		return h, c.fail(StatusProtocolError, err.Error())
+	}
+	// §5.2: RSV1-3 "MUST be 0 unless an extension is negotiated that
+	// defines meanings for non-zero values"; none is negotiated.
+	if h.Rsv != 0 {
+		return h, c.fail(StatusProtocolError, "reserved bits set")
+	}
+	// §5.1: "The server MUST close the connection upon receiving a frame
+	// that is not masked" and "A client MUST close a connection if it
+	// detects a masked frame."
+	if h.Masked == c.client {
+		if c.client {
+			return h, c.fail(StatusProtocolError, "masked frame from server")
+		}
+		return h, c.fail(StatusProtocolError, "unmasked frame from client")
+	}
+	return h, nil
+}
+
+// handleControl reads a control frame's payload and acts on it.
+func (c *WebSocketConn) handleControl(h wsframe.Header) error {
+	p := c.ctrl[:h.Length]
+	if _, err := io.ReadFull(c.r, p); err != nil {
+		return c.readFailed(err)
+	}
+	if h.Masked {
+		wsframe.Mask(h.Key, 0, p)
+	}
+	switch h.Opcode {
+	case wsframe.OpPing:
+		// §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a
+		// Pong frame in response", with "identical Application data".
+		// A failed write tears the connection down; the next read
+		// reports it.
+		c.writeControl(wsframe.OpPong, p)
+	case wsframe.OpPong:
+		// §5.5.3: an unsolicited pong needs no response.
+		c.gotPong(p)
+	case wsframe.OpClose:
+		return c.handleClose(p)
+	}
+	return nil
+}
+
+// readFailed turns a transport read error into the connection's error.
+func (c *WebSocketConn) readFailed(err error) error {
+	if cerr := c.closedErr(); cerr != nil {
+		c.readErr = cerr
+		return cerr
+	}
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	cerr := &CloseError{Code: StatusAbnormalClosure, Err: err}
+	c.readErr = cerr
+	c.teardown(cerr)
+	return cerr
+}
+
+// fail fails the connection (§7.1.7): it sends a close frame with code,
+// stops reading and closes the transport. The reader must hold readMu.
+func (c *WebSocketConn) fail(code StatusCode, reason string) error {
+	cerr := &CloseError{Code: code, Reason: reason}
+	c.readErr = cerr
+	c.sendClose(code, reason)
+	c.linger(cerr, true)
+	return cerr
+}
+
+// linger finishes a connection after this side's close frame went out:
+// it half-closes the transport when asked (so the peer sees the end
+// without the reset that closing over unread data would cause), discards
+// what the peer still sends for at most CloseTimeout, then tears down.
+func (c *WebSocketConn) linger(err error, halfClose bool) {
+	if c.isClosed() {
+		return
+	}
+	if cw, ok := c.closer.(interface{ CloseWrite() error }); ok && halfClose {
+		cw.CloseWrite()
+	}
+	if c.dl != nil {
+		c.dl.SetReadDeadline(time.Now().Add(c.set.closeTimeout))
+		for {
+			if _, err := c.r.Discard(c.r.Size()); err != nil {
+				break
+			}
+		}
+	}
+	c.teardown(err)
+}
