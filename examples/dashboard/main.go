@@ -136,20 +136,20 @@ func (s *server) publishSample() error {
 	return s.broker.Publish(s.event(rec))
 }
 
-// sample publishes a sample at once and then every interval until ctx
-// ends or the broker is closed.
+// sample publishes a sample every interval until ctx ends or the broker
+// is closed.
 func (s *server) sample(ctx context.Context) {
 	t := time.NewTicker(s.cfg.interval)
 	defer t.Stop()
 	for {
-		if err := s.publishSample(); err != nil {
-			s.log.Info("sampling stopped", "err", err)
-			return
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if err := s.publishSample(); err != nil {
+			s.log.Info("sampling stopped", "err", err)
+			return
 		}
 	}
 }
@@ -225,6 +225,13 @@ func run(ctx context.Context, ln net.Listener, cfg config, log *slog.Logger) err
 	// closing the broker ends the event streams, which never would.
 	srv.RegisterOnShutdown(func() { s.broker.Close() })
 
+	// The first sample is in the replay ring before any page connects,
+	// so every page starts from a sample's ID.
+	if err := s.publishSample(); err != nil {
+		ln.Close()
+		s.broker.Close()
+		return err
+	}
 	sampleCtx, stopSampling := context.WithCancel(context.Background())
 	sampled := make(chan struct{})
 	go func() {
