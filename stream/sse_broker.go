@@ -38,7 +38,10 @@ type SSEBrokerConfig struct {
 	// Events published with an ID keep it, and a client resuming with it
 	// is matched too while the event is in the ring. A new subscriber is
 	// sent its starting ID at once (an "id:" line with no event), so that
-	// it resumes correctly even if it leaves before the first event.
+	// it resumes correctly even if it leaves before the first event; when
+	// the newest event has an ID of its own, that is the starting ID, so
+	// a publisher that republishes its last events with their IDs into a
+	// new broker after a restart resumes such clients too.
 	// The ring holds whole events, so its memory is Replay times the size
 	// of the events published.
 	Replay int

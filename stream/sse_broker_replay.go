@@ -104,6 +104,20 @@ func (r *sseReplay) oldest() uint64 {
 	return r.entries[r.head].seq
 }
 
+// newestUserID returns the publisher's own ID of the newest entry if that
+// entry is the event numbered seq and a client that holds the ID resumes
+// with it as it is (it is not cut at a CR, LF or NUL); "" otherwise.
+func (r *sseReplay) newestUserID(seq uint64) string {
+	if r.n == 0 {
+		return ""
+	}
+	e := &r.entries[r.slot(r.n-1)]
+	if e.seq != seq || e.id == "" || strings.ContainsAny(e.id, "\r\n\x00") {
+		return ""
+	}
+	return e.id
+}
+
 // findUserID returns the seq of the newest entry published with the
 // caller's own ID id.
 func (r *sseReplay) findUserID(id string) (uint64, bool) {

@@ -224,13 +224,27 @@ type sseResume struct {
 	resumed bool       // Last-Event-ID was found
 	gap     bool       // Last-Event-ID was not found
 	missed  int64      // events the gap lost, or -1 when unknown
+	// newestID is the publisher's own ID of the newest event, when it
+	// has one. A subscriber is given it as its starting ID rather than
+	// the broker's "<epoch>-<seq>": a publisher that keeps its IDs across
+	// restarts can then resume the subscriber after one.
+	newestID string
+}
+
+// startID returns the ID a subscriber is given to resume from: the newest
+// event's own ID, else the broker's ID for res.seq.
+func (b *SSEBroker) startID(dst []byte, res sseResume) []byte {
+	if res.newestID != "" {
+		return append(dst, res.newestID...)
+	}
+	return appendSSEID(dst, b.epoch, res.seq)
 }
 
 // resumeLocked decides, with b.mu held, where a subscriber that sent
 // lastID starts. Under the same lock the subscriber joins b.subs, so every
 // event is either in the replay it gets or in its queue, never both.
 func (b *SSEBroker) resumeLocked(lastID string, s *sseSub) sseResume {
-	res := sseResume{seq: b.seq}
+	res := sseResume{seq: b.seq, newestID: b.replay.newestUserID(b.seq)}
 	if b.replay.limit == 0 || lastID == "" {
 		return res
 	}
@@ -334,9 +348,10 @@ func (s *sseSub) run(r *http.Request, res sseResume) error {
 	buf := s.wbuf[:0]
 	switch {
 	case res.gap:
-		buf = b.appendGap(buf, res.missed, "resume", true, res.seq)
+		buf = b.appendGap(buf, res.missed, "resume", true, res)
 	case b.replay.limit > 0:
 		var lastSeq uint64
+		lastOwn := false // the last event replayed has its publisher's ID
 		for _, e := range res.replay {
 			if len(buf) >= sseReplayBatch {
 				if err := s.write(buf); err != nil {
@@ -345,19 +360,16 @@ func (s *sseSub) run(r *http.Request, res sseResume) error {
 				buf = buf[:0]
 			}
 			buf = append(buf, e.b...)
-			if e.id == "" {
-				lastSeq = e.seq
-			} else {
-				lastSeq = 0
-			}
+			lastSeq, lastOwn = e.seq, e.id != ""
 		}
 		s.delivered += uint64(len(res.replay))
 		b.delivered.Add(uint64(len(res.replay)))
-		if lastSeq == 0 || lastSeq != res.seq {
+		if len(res.replay) == 0 || lastSeq != res.seq || lastOwn && res.newestID == "" {
 			// An id-only block sets the client's Last-Event-ID without
 			// dispatching an event, so that it resumes from here even if
-			// it leaves before the next event.
-			buf = append(appendSSEID(append(buf, "id: "...), b.epoch, res.seq), '\n', '\n')
+			// it leaves before the next event. A client that was just
+			// replayed the newest event already holds its ID.
+			buf = append(b.startID(append(buf, "id: "...), res), '\n', '\n')
 		}
 	}
 	err := s.write(buf)
@@ -424,7 +436,7 @@ func (s *sseSub) flushQueue() error {
 	}
 	buf := s.wbuf[:0]
 	if lost > 0 {
-		buf = s.b.appendGap(buf, int64(lost), "overflow", false, 0)
+		buf = s.b.appendGap(buf, int64(lost), "overflow", false, sseResume{})
 	}
 	buf = s.out.appendTo(buf)
 	err := s.write(buf)
@@ -503,14 +515,14 @@ func (s *sseSub) keepBuf(buf []byte) {
 }
 
 // appendGap appends a gap event. missed < 0 leaves the count out. With
-// withID the event carries the ID of seq, so that the client resumes from
-// there.
-func (b *SSEBroker) appendGap(dst []byte, missed int64, reason string, withID bool, seq uint64) []byte {
+// withID the event carries the starting ID of res (see startID), so that
+// the client resumes from there.
+func (b *SSEBroker) appendGap(dst []byte, missed int64, reason string, withID bool, res sseResume) []byte {
 	dst = append(dst, "event: "...)
 	dst = append(dst, b.gapName...)
 	dst = append(dst, '\n')
 	if withID {
-		dst = append(appendSSEID(append(dst, "id: "...), b.epoch, seq), '\n')
+		dst = append(b.startID(append(dst, "id: "...), res), '\n')
 	}
 	dst = append(dst, `data: {`...)
 	if missed >= 0 {

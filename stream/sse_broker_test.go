@@ -645,3 +645,67 @@ func TestSSEEncodedBound(t *testing.T) {
 		}
 	}
 }
+
+// TestSSEBrokerStartIDIsPublishersOwn checks that when the newest event
+// has the publisher's own ID, a subscriber's starting ID (id-only block or
+// resume gap) is that ID, not the broker's, so that a publisher that
+// republishes its events under their IDs into a new broker resumes the
+// subscriber across a restart.
+func TestSSEBrokerStartIDIsPublishersOwn(t *testing.T) {
+	own := func(i int) Event { return Event{Data: strconv.Itoa(i), ID: "s-" + strconv.Itoa(i)} }
+	tests := []struct {
+		name       string
+		lastID     string
+		wantGap    bool
+		wantReplay []string
+	}{
+		{"fresh", "", false, nil},
+		{"resumed", "s-1", false, bkSeq(2, 3)},
+		{"up to date", "s-3", false, nil},
+		{"unknown", "other-9", true, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := NewSSEBroker(SSEBrokerConfig{Replay: 10})
+			url, c := bkServe(t, b)
+			for i := 1; i <= 3; i++ {
+				b.Publish(own(i))
+			}
+			var hdr []string
+			if tt.lastID != "" {
+				hdr = []string{"Last-Event-ID", tt.lastID}
+			}
+			s := bkSubscribe(t, c, url, hdr...)
+			switch {
+			case tt.wantGap:
+				s.wantGap("gap")
+			case tt.wantReplay != nil:
+				s.wantData(tt.wantReplay...)
+			default:
+				if blk, err := s.next(); err != nil || !blk.HasID || blk.HasData {
+					t.Fatalf("first block %+v, %v; want an id-only block", blk, err)
+				}
+			}
+			// The broker sends nothing more until the next event; the
+			// client's ID is now the newest event's own.
+			if s.lastID != "s-3" {
+				t.Fatalf("starting ID %q, want s-3", s.lastID)
+			}
+			s.close()
+
+			// A new broker given the same events under the same IDs, as
+			// after a restart, resumes the client with no gap.
+			b2 := NewSSEBroker(SSEBrokerConfig{Replay: 10})
+			url2, c2 := bkServe(t, b2)
+			for i := 1; i <= 4; i++ {
+				b2.Publish(own(i))
+			}
+			s2 := bkSubscribe(t, c2, url2, "Last-Event-ID", s.lastID)
+			defer s2.close()
+			s2.wantData("4")
+			if st := b2.Stats(); st.Resumed != 1 || st.ResumeGaps != 0 {
+				t.Fatalf("new broker Stats = %+v, want 1 resumed, no gap", st)
+			}
+		})
+	}
+}
