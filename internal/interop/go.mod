@@ -2,6 +2,9 @@ module github.com/stdrealtime/realtime/internal/interop
 
 go 1.25
 
-require github.com/stdrealtime/realtime v0.0.0-00010101000000-000000000000
+require (
+	github.com/gorilla/websocket v1.5.3
+	github.com/stdrealtime/realtime v0.0.0-00010101000000-000000000000
+)
 
 replace github.com/stdrealtime/realtime => ../..
