@@ -7,4 +7,6 @@ require (
 	github.com/stdrealtime/realtime v0.0.0-00010101000000-000000000000
 )
 
+require github.com/coder/websocket v1.8.15
+
 replace github.com/stdrealtime/realtime => ../..
