@@ -69,34 +69,45 @@ function attach(ws) {
     finish();
   });
 
-  const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
-  rl.on("line", (line) => {
-    if (line.trim() === "") return;
-    const cmd = JSON.parse(line);
-    try {
-      switch (cmd.op) {
-        case "send":
-          ws.send(payload(cmd), { binary: !!cmd.binary, fin: cmd.fin !== false, compress: false });
-          break;
-        case "ping":
-          ws.ping(payload(cmd));
-          break;
-        case "close":
-          ws.close(cmd.code, cmd.reason ?? "");
-          break;
-        case "terminate":
-          ws.terminate();
-          break;
-        default:
-          emit({ ev: "error", message: "unknown op " + cmd.op });
-      }
-    } catch (err) {
-      emit({ ev: "error", message: String(err && err.message) });
-    }
-  });
-  // The Go side going away ends the peer.
-  rl.on("close", () => ws.terminate());
+  current = ws;
 }
+
+// The connection commands act on, once there is one.
+let current;
+
+const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
+rl.on("line", (line) => {
+  if (line.trim() === "") return;
+  const cmd = JSON.parse(line);
+  const ws = current;
+  if (!ws) {
+    emit({ ev: "error", message: "no connection for " + cmd.op });
+    return;
+  }
+  try {
+    switch (cmd.op) {
+      case "send":
+        ws.send(payload(cmd), { binary: !!cmd.binary, fin: cmd.fin !== false, compress: false });
+        break;
+      case "ping":
+        ws.ping(payload(cmd));
+        break;
+      case "close":
+        ws.close(cmd.code, cmd.reason ?? "");
+        break;
+      case "terminate":
+        ws.terminate();
+        break;
+      default:
+        emit({ ev: "error", message: "unknown op " + cmd.op });
+    }
+  } catch (err) {
+    emit({ ev: "error", message: String(err && err.message) });
+  }
+});
+// The Go side going away ends the peer: drop the connection, or exit if
+// there is none yet.
+rl.on("close", () => (current ? current.terminate() : finish()));
 
 let server;
 function finish() {
