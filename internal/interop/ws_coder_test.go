@@ -24,7 +24,7 @@ var coderImpl = implementation{
 		}
 		return newCoderPeer(c)
 	},
-	server: func(t *testing.T) (string, func() peer) {
+	server: func(t *testing.T) (string, stream.DialConfig, func() peer) {
 		ch := make(chan *coderPeer, 1)
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
@@ -37,7 +37,7 @@ var coderImpl = implementation{
 			<-p.done
 		}))
 		t.Cleanup(srv.Close)
-		return "ws" + strings.TrimPrefix(srv.URL, "http"), func() peer { return <-ch }
+		return "ws" + strings.TrimPrefix(srv.URL, "http"), stream.DialConfig{}, func() peer { return <-ch }
 	},
 	// Writer sends a frame for every Write call.
 	canFragment: true,

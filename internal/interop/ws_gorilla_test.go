@@ -29,7 +29,7 @@ var gorillaImpl = implementation{
 		}
 		return newGorillaPeer(c)
 	},
-	server: func(t *testing.T) (string, func() peer) {
+	server: func(t *testing.T) (string, stream.DialConfig, func() peer) {
 		ch := make(chan *gorillaPeer, 1)
 		up := websocket.Upgrader{WriteBufferSize: gorillaBuffer}
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -43,12 +43,43 @@ var gorillaImpl = implementation{
 			<-p.done
 		}))
 		t.Cleanup(srv.Close)
-		return "ws" + strings.TrimPrefix(srv.URL, "http"), func() peer { return <-ch }
+		return "ws" + strings.TrimPrefix(srv.URL, "http"), stream.DialConfig{}, func() peer { return <-ch }
 	},
 	canFragment: true,
 }
 
 func TestWebSocketGorilla(t *testing.T) { runCases(t, gorillaImpl) }
+
+// gorillaTLSImpl is a gorilla server behind TLS, reached by Dial through
+// wss:// with a TLSConfig that trusts the test certificate.
+var gorillaTLSImpl = implementation{
+	name: "gorilla-tls",
+	server: func(t *testing.T) (string, stream.DialConfig, func() peer) {
+		ch := make(chan *gorillaPeer, 1)
+		up := websocket.Upgrader{WriteBufferSize: gorillaBuffer}
+		srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.TLS == nil {
+				t.Errorf("request did not arrive over TLS")
+				return
+			}
+			c, err := up.Upgrade(w, r, nil)
+			if err != nil {
+				t.Errorf("gorilla Upgrade: %v", err)
+				return
+			}
+			p := newGorillaPeer(c)
+			ch <- p
+			<-p.done
+		}))
+		t.Cleanup(srv.Close)
+		cfg := stream.DialConfig{TLSConfig: srv.Client().Transport.(*http.Transport).TLSClientConfig}
+		return "wss" + strings.TrimPrefix(srv.URL, "https"), cfg, func() peer { return <-ch }
+	},
+	serverOnly:  true,
+	canFragment: true,
+}
+
+func TestWebSocketGorillaTLS(t *testing.T) { runCases(t, gorillaTLSImpl) }
 
 // gorillaPeer is a gorilla/websocket connection with a goroutine reading
 // it.

@@ -168,9 +168,13 @@ type implementation struct {
 	// client connects theirs as a client to url, a stream.Upgrade
 	// server.
 	client func(t *testing.T, url string) peer
-	// server starts theirs as a server and returns its ws:// URL; it
-	// lives until t's cleanup.
-	server func(t *testing.T) (url string, p func() peer)
+	// server starts theirs as a server and returns its URL, the
+	// DialConfig that reaches it (TLS settings for wss://) and a function
+	// returning the peer once Dial has connected; it lives until t's
+	// cleanup.
+	server func(t *testing.T) (url string, cfg stream.DialConfig, p func() peer)
+	// serverOnly says that theirs only plays the server.
+	serverOnly bool
 	// fragmentsWrites says whether sendFragments can produce frames.
 	canFragment bool
 }
@@ -206,10 +210,11 @@ func connect(t *testing.T, impl implementation, asClient bool) pair {
 			t.Fatalf("no connection reached the server within %v", waitLimit)
 		}
 	}
-	url, accept := impl.server(t)
+	url, cfg, accept := impl.server(t)
+	cfg.ReadLimit = readLimit
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	c, _, err := stream.Dial(ctx, url, stream.DialConfig{ReadLimit: readLimit})
+	c, _, err := stream.Dial(ctx, url, cfg)
 	if err != nil {
 		t.Fatalf("Dial %s: %v", url, err)
 	}

@@ -31,10 +31,10 @@ var nodeImpl = implementation{
 		p.waitFor(t, p.opened, "open")
 		return p
 	},
-	server: func(t *testing.T) (string, func() peer) {
+	server: func(t *testing.T) (string, stream.DialConfig, func() peer) {
 		p := startNodePeer(t, "server")
 		p.waitFor(t, p.listening, "listening")
-		return "ws://127.0.0.1:" + strconv.Itoa(p.port) + "/", func() peer {
+		return "ws://127.0.0.1:" + strconv.Itoa(p.port) + "/", stream.DialConfig{}, func() peer {
 			p.waitFor(t, p.opened, "open")
 			return p
 		}
