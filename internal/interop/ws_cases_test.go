@@ -19,11 +19,13 @@ var messageSizes = []int{0, 125, 126, 65535, 65536, 1 << 20, 16 << 20}
 
 // closeCases are close frames sent each way: the two common codes and the
 // ends of the range for applications (§7.4.2), with reasons, one not
-// ASCII.
+// ASCII. 1005 stands for a close frame with no body, which §7.1.5 reports
+// as 1005; our side sends one for it only in answer.
 var closeCases = []struct {
 	code   int
 	reason string
 }{
+	{1005, ""}, // a close frame without a body
 	{1000, "bye"},
 	{1001, "going away: restart"},
 	{3000, "unauthorized"},
@@ -84,10 +86,7 @@ var wsCases = []wsCase{
 		}
 		expectTheirs(t, p.theirs, stream.TextMessage, nil)
 	}},
-	{"fragmented/theirs", func(t *testing.T, impl implementation, p pair) {
-		if !impl.canFragment {
-			t.Skipf("%s cannot send a fragmented message", impl.name)
-		}
+	{"fragmented/theirs", func(t *testing.T, _ implementation, p pair) {
 		for _, m := range []struct {
 			mt    stream.MessageType
 			parts [][]byte
@@ -96,11 +95,49 @@ var wsCases = []wsCase{
 			{stream.BinaryMessage, splitAt(pattern(70_000), 9000)},
 			{stream.BinaryMessage, [][]byte{nil, []byte("x"), nil}},
 		} {
-			if _, err := p.theirs.sendFragments(m.mt, m.parts); err != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+			err := p.theirs.sendFragments(ctx, m.mt, m.parts, false)
+			cancel()
+			if err != nil {
 				t.Fatal(err)
 			}
 			p.ours.expect(t, m.mt, bytes.Join(m.parts, nil))
 		}
+	}},
+	{"fragmented/theirs-ping-between", func(t *testing.T, _ implementation, p pair) {
+		// §5.4: control frames may be injected in the middle of a
+		// fragmented message, and §5.5.2 has us answer the ping.
+		want := pattern(12_000)
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		if err := p.theirs.sendFragments(ctx, stream.TextMessage, splitAt(want, 3000), true); err != nil {
+			t.Fatal(err)
+		}
+		p.ours.expect(t, stream.TextMessage, want)
+	}},
+	{"fragmented/ours-ping-between", func(t *testing.T, _ implementation, p pair) {
+		// Our ping goes out between fragments of our message; the peer
+		// answers it while it is in the middle of reading the message.
+		want := pattern(20_000)
+		w, err := p.ours.c.NextWriter(stream.BinaryMessage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(want[:10_000]); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		if _, err := p.ours.c.Ping(ctx); err != nil {
+			t.Fatalf("Ping in the middle of a message: %v", err)
+		}
+		if _, err := w.Write(want[10_000:]); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		expectTheirs(t, p.theirs, stream.BinaryMessage, want)
 	}},
 	{"ping/ours", func(t *testing.T, _ implementation, p pair) {
 		for range 3 {
@@ -141,26 +178,58 @@ var wsCases = []wsCase{
 		if err := p.theirs.send(stream.TextMessage, []byte{'o', 'k', 0xff, 0xfe}); err != nil {
 			t.Fatal(err)
 		}
-		err := p.ours.wait(t)
-		if got := stream.CloseStatus(err); got != stream.StatusInvalidFramePayloadData {
-			t.Fatalf("our reader: %v (status %v), want 1007", err, got)
-		}
-		var ce *stream.CloseError
-		if !errors.As(err, &ce) || ce.Remote {
-			t.Fatalf("our reader: %#v, want a local CloseError", err)
-		}
+		expectInvalidUTF8(t, p)
+	}},
+	{"invalid-utf8/fragmented", func(t *testing.T, _ implementation, p pair) {
+		// A sequence started in one fragment and broken in the next.
 		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 		defer cancel()
-		if e := p.theirs.end(ctx); e.code != 1007 {
-			t.Fatalf("theirs ended with %+v, want close status 1007", e)
+		if err := p.theirs.sendFragments(ctx, stream.TextMessage, [][]byte{{'o', 'k', 0xe2, 0x82}, {0x28, 'x'}}, false); err != nil {
+			t.Fatal(err)
 		}
+		expectInvalidUTF8(t, p)
 	}},
+	{"invalid-utf8/truncated", func(t *testing.T, _ implementation, p pair) {
+		// A sequence cut off by the end of the message.
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		if err := p.theirs.sendFragments(ctx, stream.TextMessage, [][]byte{{'o', 'k'}, {0xe2, 0x82}}, false); err != nil {
+			t.Fatal(err)
+		}
+		expectInvalidUTF8(t, p)
+	}},
+}
+
+// expectInvalidUTF8 checks that our side failed the connection with 1007
+// and the peer saw that close.
+func expectInvalidUTF8(t *testing.T, p pair) {
+	t.Helper()
+	err := p.ours.wait(t)
+	if got := stream.CloseStatus(err); got != stream.StatusInvalidFramePayloadData {
+		t.Fatalf("our reader: %v (status %v), want 1007", err, got)
+	}
+	var ce *stream.CloseError
+	if !errors.As(err, &ce) || ce.Remote {
+		t.Fatalf("our reader: %#v, want a local CloseError", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if e := p.theirs.end(ctx); e.code != 1007 {
+		t.Fatalf("theirs ended with %+v, want close status 1007", e)
+	}
 }
 
 func init() {
 	for _, cc := range closeCases {
 		wsCases = append(wsCases,
 			wsCase{"close/ours/" + strconv.Itoa(cc.code), func(t *testing.T, _ implementation, p pair) {
+				if cc.code == int(stream.StatusNoStatusReceived) {
+					// CloseWithStatus refuses 1005; its own test covers that.
+					if err := p.ours.c.CloseWithStatus(stream.StatusNoStatusReceived, ""); err == nil {
+						t.Fatal("CloseWithStatus(1005) succeeded")
+					}
+					return
+				}
 				if err := p.ours.c.CloseWithStatus(stream.StatusCode(cc.code), cc.reason); err != nil {
 					t.Fatal(err)
 				}

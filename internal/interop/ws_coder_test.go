@@ -39,8 +39,6 @@ var coderImpl = implementation{
 		t.Cleanup(srv.Close)
 		return "ws" + strings.TrimPrefix(srv.URL, "http"), stream.DialConfig{}, func() peer { return <-ch }
 	},
-	// Writer sends a frame for every Write call.
-	canFragment: true,
 }
 
 func TestWebSocketCoder(t *testing.T) { runCases(t, coderImpl) }
@@ -84,19 +82,22 @@ func (p *coderPeer) send(mt stream.MessageType, b []byte) error {
 	return p.c.Write(ctx, websocket.MessageType(mt), b)
 }
 
-func (p *coderPeer) sendFragments(mt stream.MessageType, parts [][]byte) (bool, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
+func (p *coderPeer) sendFragments(ctx context.Context, mt stream.MessageType, parts [][]byte, ping bool) error {
 	w, err := p.c.Writer(ctx, websocket.MessageType(mt))
 	if err != nil {
-		return true, err
+		return err
 	}
-	for _, part := range parts {
+	for i, part := range parts {
 		if _, err := w.Write(part); err != nil {
-			return true, err
+			return err
+		}
+		if i == 0 && ping {
+			if err := p.c.Ping(ctx); err != nil {
+				return err
+			}
 		}
 	}
-	return true, w.Close()
+	return w.Close()
 }
 
 // ping sends a ping with a payload coder chooses and waits for its pong.

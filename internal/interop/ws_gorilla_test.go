@@ -3,6 +3,7 @@ package interop
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -45,7 +46,6 @@ var gorillaImpl = implementation{
 		t.Cleanup(srv.Close)
 		return "ws" + strings.TrimPrefix(srv.URL, "http"), stream.DialConfig{}, func() peer { return <-ch }
 	},
-	canFragment: true,
 }
 
 func TestWebSocketGorilla(t *testing.T) { runCases(t, gorillaImpl) }
@@ -75,8 +75,7 @@ var gorillaTLSImpl = implementation{
 		cfg := stream.DialConfig{TLSConfig: srv.Client().Transport.(*http.Transport).TLSClientConfig}
 		return "wss" + strings.TrimPrefix(srv.URL, "https"), cfg, func() peer { return <-ch }
 	},
-	serverOnly:  true,
-	canFragment: true,
+	serverOnly: true,
 }
 
 func TestWebSocketGorillaTLS(t *testing.T) { runCases(t, gorillaTLSImpl) }
@@ -127,25 +126,50 @@ func (p *gorillaPeer) send(mt stream.MessageType, b []byte) error {
 	return p.c.WriteMessage(int(mt), b)
 }
 
-func (p *gorillaPeer) sendFragments(mt stream.MessageType, parts [][]byte) (bool, error) {
+func (p *gorillaPeer) sendFragments(ctx context.Context, mt stream.MessageType, parts [][]byte, ping bool) error {
 	w, err := p.c.NextWriter(int(mt))
 	if err != nil {
-		return true, err
+		return err
 	}
-	for _, part := range parts {
+	var payload string
+	for i, part := range parts {
 		if _, err := w.Write(part); err != nil {
-			return true, err
+			return err
+		}
+		// The writer has sent a frame once more than gorillaBuffer bytes
+		// went in; the ping follows it.
+		if i == 0 && ping {
+			if payload, err = p.sendPing(); err != nil {
+				return err
+			}
 		}
 	}
-	return true, w.Close()
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if ping {
+		return p.awaitPong(ctx, payload)
+	}
+	return nil
 }
 
 func (p *gorillaPeer) ping(ctx context.Context) error {
-	p.pings++
-	payload := "gorilla ping " + strconv.Itoa(p.pings)
-	if err := p.c.WriteControl(websocket.PingMessage, []byte(payload), time.Now().Add(waitLimit)); err != nil {
+	payload, err := p.sendPing()
+	if err != nil {
 		return err
 	}
+	return p.awaitPong(ctx, payload)
+}
+
+// sendPing sends a ping with a payload of the largest size allowed, 125
+// bytes (RFC 6455 §5.5), different for every ping.
+func (p *gorillaPeer) sendPing() (string, error) {
+	p.pings++
+	payload := fmt.Sprintf("%-125s", "gorilla ping "+strconv.Itoa(p.pings))
+	return payload, p.c.WriteControl(websocket.PingMessage, []byte(payload), time.Now().Add(waitLimit))
+}
+
+func (p *gorillaPeer) awaitPong(ctx context.Context, payload string) error {
 	for {
 		select {
 		case s := <-p.pongs:
@@ -153,7 +177,7 @@ func (p *gorillaPeer) ping(ctx context.Context) error {
 				return nil
 			}
 		case <-p.done:
-			return p.result.err
+			return fmt.Errorf("connection ended waiting for a pong: %v", p.result.err)
 		case <-ctx.Done():
 			return ctx.Err()
 		}

@@ -63,8 +63,10 @@ type peer interface {
 	// send sends one message in whatever framing the library chooses.
 	send(mt stream.MessageType, p []byte) error
 	// sendFragments sends one message as several frames, one per part
-	// where the library allows it; ok is false if it cannot fragment.
-	sendFragments(mt stream.MessageType, parts [][]byte) (ok bool, err error)
+	// where the library allows it. With ping set it sends a ping between
+	// the first frames and waits for its pong before returning, which
+	// needs the other side to answer a ping in the middle of a message.
+	sendFragments(ctx context.Context, mt stream.MessageType, parts [][]byte, ping bool) error
 	// ping sends a ping and waits for the pong answering it.
 	ping(ctx context.Context) error
 	// close starts the closing handshake with code and reason.
@@ -175,8 +177,6 @@ type implementation struct {
 	server func(t *testing.T) (url string, cfg stream.DialConfig, p func() peer)
 	// serverOnly says that theirs only plays the server.
 	serverOnly bool
-	// fragmentsWrites says whether sendFragments can produce frames.
-	canFragment bool
 }
 
 // ourServer starts an httptest server whose handler upgrades with

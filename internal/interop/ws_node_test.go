@@ -39,8 +39,6 @@ var nodeImpl = implementation{
 			return p
 		}
 	},
-	// ws.send(data, {fin: false}) sends one frame of a message.
-	canFragment: true,
 }
 
 func TestWebSocketNodeWS(t *testing.T) { runCases(t, nodeImpl) }
@@ -218,21 +216,42 @@ func (p *nodePeer) send(mt stream.MessageType, b []byte) error {
 	return p.command(sendCommand(mt, b, true))
 }
 
-func (p *nodePeer) sendFragments(mt stream.MessageType, parts [][]byte) (bool, error) {
+func (p *nodePeer) sendFragments(ctx context.Context, mt stream.MessageType, parts [][]byte, ping bool) error {
+	var payload []byte
 	for i, part := range parts {
 		if err := p.command(sendCommand(mt, part, i == len(parts)-1)); err != nil {
-			return true, err
+			return err
+		}
+		if i == 0 && ping {
+			var err error
+			if payload, err = p.sendPing(); err != nil {
+				return err
+			}
 		}
 	}
-	return true, nil
+	if ping {
+		return p.awaitPong(ctx, payload)
+	}
+	return nil
 }
 
 func (p *nodePeer) ping(ctx context.Context) error {
-	p.pings++
-	payload := []byte("node ping " + strconv.Itoa(p.pings))
-	if err := p.command(nodeCommand{Op: "ping", Data: payload}); err != nil {
+	payload, err := p.sendPing()
+	if err != nil {
 		return err
 	}
+	return p.awaitPong(ctx, payload)
+}
+
+// sendPing sends a ping with a 125-byte payload, the most allowed (RFC
+// 6455 §5.5), different for every ping.
+func (p *nodePeer) sendPing() ([]byte, error) {
+	p.pings++
+	payload := []byte(fmt.Sprintf("%-125s", "node ping "+strconv.Itoa(p.pings)))
+	return payload, p.command(nodeCommand{Op: "ping", Data: payload})
+}
+
+func (p *nodePeer) awaitPong(ctx context.Context, payload []byte) error {
 	for {
 		select {
 		case b := <-p.pongs:

@@ -9,7 +9,7 @@
 //   {"op":"send","binary":B,"fin":F,"data":BASE64}  one frame or message
 //   {"op":"send","binary":B,"fin":F,"pattern":N}    N bytes of pattern(i)
 //   {"op":"ping","data":BASE64}
-//   {"op":"close","code":C,"reason":R}
+//   {"op":"close","code":C,"reason":R}              C 1005: a close without a body
 //   {"op":"terminate"}                              drop the TCP connection
 //
 // Events (stdout, one JSON object a line):
@@ -93,7 +93,9 @@ rl.on("line", (line) => {
         ws.ping(payload(cmd));
         break;
       case "close":
-        ws.close(cmd.code, cmd.reason ?? "");
+        // 1005 stands for a close frame without a body.
+        if (cmd.code === 1005) ws.close();
+        else ws.close(cmd.code, cmd.reason ?? "");
         break;
       case "terminate":
         ws.terminate();
