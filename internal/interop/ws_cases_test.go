@@ -48,13 +48,13 @@ func splitAt(p []byte, n int) [][]byte {
 
 type wsCase struct {
 	name string
-	body func(t *testing.T, impl implementation, p pair)
+	body func(t *testing.T, p pair)
 }
 
 var wsCases = []wsCase{
-	{"sizes/text", func(t *testing.T, _ implementation, p pair) { exchangeSizes(t, p, stream.TextMessage) }},
-	{"sizes/binary", func(t *testing.T, _ implementation, p pair) { exchangeSizes(t, p, stream.BinaryMessage) }},
-	{"fragmented/ours", func(t *testing.T, _ implementation, p pair) {
+	{"sizes/text", func(t *testing.T, p pair) { exchangeSizes(t, p, stream.TextMessage) }},
+	{"sizes/binary", func(t *testing.T, p pair) { exchangeSizes(t, p, stream.BinaryMessage) }},
+	{"fragmented/ours", func(t *testing.T, p pair) {
 		// NextWriter sends a fragment whenever its buffer fills, so
 		// these writes reach the peer as several frames, splitting
 		// characters of the text message.
@@ -86,7 +86,7 @@ var wsCases = []wsCase{
 		}
 		expectTheirs(t, p.theirs, stream.TextMessage, nil)
 	}},
-	{"fragmented/theirs", func(t *testing.T, _ implementation, p pair) {
+	{"fragmented/theirs", func(t *testing.T, p pair) {
 		for _, m := range []struct {
 			mt    stream.MessageType
 			parts [][]byte
@@ -104,7 +104,7 @@ var wsCases = []wsCase{
 			p.ours.expect(t, m.mt, bytes.Join(m.parts, nil))
 		}
 	}},
-	{"fragmented/theirs-ping-between", func(t *testing.T, _ implementation, p pair) {
+	{"fragmented/theirs-ping-between", func(t *testing.T, p pair) {
 		// §5.4: control frames may be injected in the middle of a
 		// fragmented message, and §5.5.2 has us answer the ping.
 		want := pattern(12_000)
@@ -115,7 +115,7 @@ var wsCases = []wsCase{
 		}
 		p.ours.expect(t, stream.TextMessage, want)
 	}},
-	{"fragmented/ours-ping-between", func(t *testing.T, _ implementation, p pair) {
+	{"fragmented/ours-ping-between", func(t *testing.T, p pair) {
 		// Our ping goes out between fragments of our message; the peer
 		// answers it while it is in the middle of reading the message.
 		want := pattern(20_000)
@@ -139,7 +139,7 @@ var wsCases = []wsCase{
 		}
 		expectTheirs(t, p.theirs, stream.BinaryMessage, want)
 	}},
-	{"ping/ours", func(t *testing.T, _ implementation, p pair) {
+	{"ping/ours", func(t *testing.T, p pair) {
 		for range 3 {
 			ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 			rtt, err := p.ours.c.Ping(ctx)
@@ -158,7 +158,7 @@ var wsCases = []wsCase{
 		p.ours.c.WriteString("after ping")
 		expectTheirs(t, p.theirs, stream.TextMessage, []byte("after ping"))
 	}},
-	{"ping/theirs", func(t *testing.T, _ implementation, p pair) {
+	{"ping/theirs", func(t *testing.T, p pair) {
 		for range 3 {
 			ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 			err := p.theirs.ping(ctx)
@@ -172,7 +172,7 @@ var wsCases = []wsCase{
 		}
 		p.ours.expect(t, stream.TextMessage, []byte("after ping"))
 	}},
-	{"invalid-utf8", func(t *testing.T, _ implementation, p pair) {
+	{"invalid-utf8", func(t *testing.T, p pair) {
 		// §8.1: invalid UTF-8 in a text message fails the connection,
 		// and §7.4.1 gives 1007 for it.
 		if err := p.theirs.send(stream.TextMessage, []byte{'o', 'k', 0xff, 0xfe}); err != nil {
@@ -180,7 +180,7 @@ var wsCases = []wsCase{
 		}
 		expectInvalidUTF8(t, p)
 	}},
-	{"invalid-utf8/fragmented", func(t *testing.T, _ implementation, p pair) {
+	{"invalid-utf8/fragmented", func(t *testing.T, p pair) {
 		// A sequence started in one fragment and broken in the next.
 		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 		defer cancel()
@@ -189,7 +189,7 @@ var wsCases = []wsCase{
 		}
 		expectInvalidUTF8(t, p)
 	}},
-	{"invalid-utf8/truncated", func(t *testing.T, _ implementation, p pair) {
+	{"invalid-utf8/truncated", func(t *testing.T, p pair) {
 		// A sequence cut off by the end of the message.
 		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 		defer cancel()
@@ -222,7 +222,7 @@ func expectInvalidUTF8(t *testing.T, p pair) {
 func init() {
 	for _, cc := range closeCases {
 		wsCases = append(wsCases,
-			wsCase{"close/ours/" + strconv.Itoa(cc.code), func(t *testing.T, _ implementation, p pair) {
+			wsCase{"close/ours/" + strconv.Itoa(cc.code), func(t *testing.T, p pair) {
 				if cc.code == int(stream.StatusNoStatusReceived) {
 					// CloseWithStatus refuses 1005; its own test covers that.
 					if err := p.ours.c.CloseWithStatus(stream.StatusNoStatusReceived, ""); err == nil {
@@ -243,7 +243,7 @@ func init() {
 					t.Fatalf("our reader: %v, want status %d", err, cc.code)
 				}
 			}},
-			wsCase{"close/theirs/" + strconv.Itoa(cc.code), func(t *testing.T, impl implementation, p pair) {
+			wsCase{"close/theirs/" + strconv.Itoa(cc.code), func(t *testing.T, p pair) {
 				// A message sent just before the close still arrives.
 				if err := p.theirs.send(stream.TextMessage, []byte("last")); err != nil {
 					t.Fatal(err)
@@ -318,7 +318,7 @@ func runCases(t *testing.T, impl implementation) {
 		t.Run(role.name, func(t *testing.T) {
 			for _, tc := range wsCases {
 				t.Run(tc.name, func(t *testing.T) {
-					runPair(t, impl, role.asClient, func(t *testing.T, p pair) { tc.body(t, impl, p) })
+					runPair(t, impl, role.asClient, tc.body)
 				})
 			}
 		})
