@@ -1,0 +1,207 @@
+package interop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stdrealtime/realtime/stream"
+)
+
+// gorillaBuffer is gorilla's write buffer size. Its NextWriter and its
+// client-side WriteMessage send a frame each time the buffer fills, so a
+// small buffer makes it fragment every message larger than this.
+const gorillaBuffer = 1024
+
+var gorillaImpl = implementation{
+	name: "gorilla",
+	client: func(t *testing.T, url string) peer {
+		d := websocket.Dialer{WriteBufferSize: gorillaBuffer, HandshakeTimeout: waitLimit}
+		c, _, err := d.DialContext(context.Background(), url, nil)
+		if err != nil {
+			t.Fatalf("gorilla Dial: %v", err)
+		}
+		return newGorillaPeer(c)
+	},
+	server: func(t *testing.T) (string, stream.DialConfig, func() peer) {
+		ch := make(chan *gorillaPeer, 1)
+		up := websocket.Upgrader{WriteBufferSize: gorillaBuffer}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, err := up.Upgrade(w, r, nil)
+			if err != nil {
+				t.Errorf("gorilla Upgrade: %v", err)
+				return
+			}
+			p := newGorillaPeer(c)
+			ch <- p
+			<-p.done
+		}))
+		t.Cleanup(srv.Close)
+		return "ws" + strings.TrimPrefix(srv.URL, "http"), stream.DialConfig{}, func() peer { return <-ch }
+	},
+}
+
+func TestWebSocketGorilla(t *testing.T) { runCases(t, gorillaImpl) }
+
+// gorillaTLSImpl is a gorilla server behind TLS, reached by Dial through
+// wss:// with a TLSConfig that trusts the test certificate.
+var gorillaTLSImpl = implementation{
+	name: "gorilla-tls",
+	server: func(t *testing.T) (string, stream.DialConfig, func() peer) {
+		ch := make(chan *gorillaPeer, 1)
+		up := websocket.Upgrader{WriteBufferSize: gorillaBuffer}
+		srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.TLS == nil {
+				t.Errorf("request did not arrive over TLS")
+				return
+			}
+			c, err := up.Upgrade(w, r, nil)
+			if err != nil {
+				t.Errorf("gorilla Upgrade: %v", err)
+				return
+			}
+			p := newGorillaPeer(c)
+			ch <- p
+			<-p.done
+		}))
+		t.Cleanup(srv.Close)
+		cfg := stream.DialConfig{TLSConfig: srv.Client().Transport.(*http.Transport).TLSClientConfig}
+		return "wss" + strings.TrimPrefix(srv.URL, "https"), cfg, func() peer { return <-ch }
+	},
+	serverOnly: true,
+}
+
+func TestWebSocketGorillaTLS(t *testing.T) { runCases(t, gorillaTLSImpl) }
+
+// gorillaPeer is a gorilla/websocket connection with a goroutine reading
+// it.
+type gorillaPeer struct {
+	c      *websocket.Conn
+	msgs   chan received
+	pongs  chan string
+	done   chan struct{}
+	result ended // set before done closes
+	pings  int
+}
+
+func newGorillaPeer(c *websocket.Conn) *gorillaPeer {
+	c.SetReadLimit(readLimit)
+	p := &gorillaPeer{c: c, msgs: make(chan received, 64), pongs: make(chan string, 16), done: make(chan struct{})}
+	c.SetPongHandler(func(s string) error {
+		select {
+		case p.pongs <- s:
+		default:
+		}
+		return nil
+	})
+	go func() {
+		defer close(p.done)
+		for {
+			mt, b, err := c.ReadMessage()
+			if err != nil {
+				var ce *websocket.CloseError
+				if errors.As(err, &ce) {
+					p.result = ended{code: ce.Code, reason: ce.Text, err: err}
+				} else {
+					p.result = ended{err: err}
+				}
+				c.Close()
+				close(p.msgs)
+				return
+			}
+			p.msgs <- digest(stream.MessageType(mt), b)
+		}
+	}()
+	return p
+}
+
+func (p *gorillaPeer) send(mt stream.MessageType, b []byte) error {
+	return p.c.WriteMessage(int(mt), b)
+}
+
+func (p *gorillaPeer) sendFragments(ctx context.Context, mt stream.MessageType, parts [][]byte, ping bool) error {
+	w, err := p.c.NextWriter(int(mt))
+	if err != nil {
+		return err
+	}
+	var payload string
+	for i, part := range parts {
+		if _, err := w.Write(part); err != nil {
+			return err
+		}
+		// The writer has sent a frame once more than gorillaBuffer bytes
+		// went in; the ping follows it.
+		if i == 0 && ping {
+			if payload, err = p.sendPing(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if ping {
+		return p.awaitPong(ctx, payload)
+	}
+	return nil
+}
+
+func (p *gorillaPeer) ping(ctx context.Context) error {
+	payload, err := p.sendPing()
+	if err != nil {
+		return err
+	}
+	return p.awaitPong(ctx, payload)
+}
+
+// sendPing sends a ping with a payload of the largest size allowed, 125
+// bytes (RFC 6455 §5.5), different for every ping.
+func (p *gorillaPeer) sendPing() (string, error) {
+	p.pings++
+	payload := fmt.Sprintf("%-125s", "gorilla ping "+strconv.Itoa(p.pings))
+	return payload, p.c.WriteControl(websocket.PingMessage, []byte(payload), time.Now().Add(waitLimit))
+}
+
+func (p *gorillaPeer) awaitPong(ctx context.Context, payload string) error {
+	for {
+		select {
+		case s := <-p.pongs:
+			if s == payload {
+				return nil
+			}
+		case <-p.done:
+			return fmt.Errorf("connection ended waiting for a pong: %v", p.result.err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (p *gorillaPeer) close(code int, reason string) error {
+	return p.c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(waitLimit))
+}
+
+func (p *gorillaPeer) messages() <-chan received { return p.msgs }
+
+func (p *gorillaPeer) end(ctx context.Context) ended {
+	select {
+	case <-p.done:
+		return p.result
+	case <-ctx.Done():
+		return ended{err: ctx.Err()}
+	}
+}
+
+func (p *gorillaPeer) kill() {
+	p.c.NetConn().Close()
+	for range p.msgs {
+	}
+	<-p.done
+}
