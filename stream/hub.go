@@ -184,9 +184,10 @@ func NewHub(cfg HubConfig) *Hub {
 // method. Safe to call from any number of goroutines.
 func (h *Hub) Run() { <-h.stopDone }
 
-// Stop refuses further messages and registrations, closes every
-// registered connection with 1001 Going Away and returns once all of
-// them are closed and the hub's goroutines have ended. A connection whose
+// Stop refuses further messages and registrations, lets each registered
+// connection's writer send what is already queued (for at most the
+// connection's CloseTimeout), closes it with 1001 Going Away and returns
+// once all of them are closed and the hub's goroutines have ended. A connection whose
 // close cannot complete within its CloseTimeout is closed without the
 // handshake. Later and concurrent calls wait for the same stop.
 func (h *Hub) Stop() {
@@ -210,17 +211,17 @@ func (h *Hub) Stop() {
 
 	// A bounded number of closers work through the list in parallel;
 	// each close takes at most the connection's CloseTimeout.
-	work := make(chan *WebSocketConn)
+	work := make(chan *hubConn)
 	var closers sync.WaitGroup
 	for range min(len(conns), 64) {
 		closers.Go(func() {
-			for c := range work {
-				closeConn(c, StatusGoingAway, "server shutting down")
+			for hc := range work {
+				hc.closeFlushed(StatusGoingAway, "server shutting down")
 			}
 		})
 	}
 	for _, hc := range conns {
-		work <- hc.c
+		work <- hc
 	}
 	close(work)
 	closers.Wait()

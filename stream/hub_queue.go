@@ -3,6 +3,7 @@ package stream
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // hubFrame is one message encoded once as a complete server frame. The
@@ -68,9 +69,10 @@ type hubConn struct {
 	mu      sync.Mutex
 	q       []*hubFrame // waiting, oldest first
 	qBytes  int
-	spare   []*hubFrame // the last batch's array, reused for q
-	writing bool        // a writer goroutine is running
-	gone    bool        // no new messages: unregistered, closed or failed
+	spare   []*hubFrame   // the last batch's array, reused for q
+	writing bool          // a writer goroutine is running
+	gone    bool          // no new messages: unregistered, closed or failed
+	drained chan struct{} // if set, closed when the writer ends
 
 	bufs [][]byte // owned by the writer
 }
@@ -144,6 +146,7 @@ func (hc *hubConn) drain() {
 		}
 		if len(hc.q) == 0 {
 			hc.writing = false
+			hc.signalDrained()
 			hc.mu.Unlock()
 			return
 		}
@@ -161,6 +164,7 @@ func (hc *hubConn) drain() {
 			hc.mu.Lock()
 			rest := hc.q
 			hc.q, hc.qBytes, hc.gone, hc.writing = nil, 0, true, false
+			hc.signalDrained()
 			hc.mu.Unlock()
 			for _, f := range rest {
 				f.finished(true)
@@ -169,6 +173,37 @@ func (hc *hubConn) drain() {
 		}
 		h.deliveries.Add(uint64(len(batch)))
 	}
+}
+
+// signalDrained wakes a Stop waiting for the writer; hc.mu is held.
+func (hc *hubConn) signalDrained() {
+	if hc.drained != nil {
+		close(hc.drained)
+		hc.drained = nil
+	}
+}
+
+// closeFlushed stops new messages for hc, gives its writer up to the
+// connection's CloseTimeout to send what is queued, and closes the
+// connection with code and reason.
+func (hc *hubConn) closeFlushed(code StatusCode, reason string) {
+	hc.mu.Lock()
+	hc.gone = true
+	var wait chan struct{}
+	if hc.writing {
+		wait = make(chan struct{})
+		hc.drained = wait
+	}
+	hc.mu.Unlock()
+	if wait != nil {
+		t := time.NewTimer(hc.c.set.closeTimeout)
+		select {
+		case <-wait:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	closeConn(hc.c, code, reason)
 }
 
 // write sends a batch: a server connection takes the encoded frames in
