@@ -54,7 +54,8 @@ type WSConfig struct {
 	Compression CompressionMode
 	// CompressionThreshold is the payload size below which messages go
 	// uncompressed; 0 means DefaultCompressionThreshold, negative
-	// compresses every message.
+	// compresses every message. A NextWriter message that outgrows the
+	// writer's 4 KiB buffer is always compressed.
 	CompressionThreshold int
 	// CompressionLevel is the compress/flate level, -2 to 9; 0 means
 	// DefaultCompressionLevel.

@@ -102,7 +102,8 @@ type deadliner interface {
 }
 
 // WebSocketStats are a connection's counters. Byte counts are message
-// payload bytes, without frame headers.
+// payload bytes, without frame headers; for compressed messages, the
+// uncompressed size.
 type WebSocketStats struct {
 	MessagesIn  uint64
 	MessagesOut uint64

@@ -109,7 +109,10 @@ var deflateTail = [4]byte{0x00, 0x00, 0xff, 0xff}
 // tail end of the payload of the message"), then an empty final block
 // with fixed codes (BFINAL=1, BTYPE=01, end-of-block), so that a message
 // which ends on a block boundary makes the decompressor report io.EOF,
-// while one cut off inside a block makes it report an error.
+// while one cut off inside a block mostly makes it report an error. Like
+// any DEFLATE decoder, it cannot tell every damaged stream from a valid
+// one: some decode, to other bytes, and are then held to ReadLimit and,
+// for text, to UTF-8 validity like any message.
 var inflateTrailer = [6]byte{0x00, 0x00, 0xff, 0xff, 0x03, 0x00}
 
 // enableDeflate switches on compression after a handshake agreed on it.
