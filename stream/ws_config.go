@@ -58,7 +58,8 @@ type WSConfig struct {
 	// writer's 4 KiB buffer is always compressed.
 	CompressionThreshold int
 	// CompressionLevel is the compress/flate level, -2 to 9; 0 means
-	// DefaultCompressionLevel.
+	// DefaultCompressionLevel, or DefaultContextTakeoverLevel with
+	// CompressionContextTakeover.
 	CompressionLevel int
 }
 

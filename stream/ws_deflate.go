@@ -28,19 +28,25 @@ const (
 	// the server asks for server_no_context_takeover and
 	// client_no_context_takeover, and a client offers both. Flate state
 	// is borrowed from process-wide pools for the length of one message,
-	// so an idle connection holds no compression memory. This is the
-	// mode to use for many connections.
+	// so an idle connection holds no compression memory (measured: about
+	// 130 bytes more per connection than without compression). This is
+	// the mode to use for many connections.
 	CompressionNoContextTakeover
 	// CompressionContextTakeover lets both sides keep their sliding
 	// window between messages, which compresses small, similar messages
 	// (chat, JSON updates) better, unless the peer asks otherwise. It
 	// costs memory for the whole life of the connection, taken at its
-	// first compressed message in each direction: about 1.2 MiB for the
-	// compressor (compress/flate allocates its hash tables whatever the
-	// level) and about 80 KiB for the inflater and its 32 KiB
-	// dictionary. A server with N such connections needs about
-	// N × 1.3 MiB; bound it by bounding the number of connections (for
-	// example with a Tracker) or use CompressionNoContextTakeover.
+	// first compressed message in each direction: the compressor
+	// (compress/flate allocates its hash tables whatever the level) and
+	// the inflater with a 32 KiB dictionary. Measured per connection
+	// after one message each way: about 0.9 MiB at level 6 (the default
+	// in this mode) and 1.3 MiB at flate.BestSpeed. A server with N such
+	// connections needs about N × 1 MiB; bound it by bounding the
+	// number of connections (for example with a Tracker) or use
+	// CompressionNoContextTakeover. On a JSON workload of 100–250 byte
+	// messages, level 6 with context takeover sends 4.7 times fewer
+	// bytes than without compression, against 1.2 times without
+	// context takeover.
 	CompressionContextTakeover
 )
 
@@ -50,11 +56,16 @@ const (
 	// which messages are sent uncompressed when CompressionThreshold is
 	// 0: smaller messages gain little and cost a flate pass.
 	DefaultCompressionThreshold = 128
-	// DefaultCompressionLevel is the flate level used when
-	// CompressionLevel is 0: flate.BestSpeed, whose writer also resets
-	// in constant time, unlike the higher levels, which clear 640 KiB of
-	// hash tables whenever a writer is reused without context takeover.
+	// DefaultCompressionLevel is the flate level used without context
+	// takeover when CompressionLevel is 0: flate.BestSpeed, whose writer
+	// resets in constant time, unlike the higher levels, which clear
+	// 640 KiB of hash tables each time a pooled writer is reused.
 	DefaultCompressionLevel = flate.BestSpeed
+	// DefaultContextTakeoverLevel is the flate level used with context
+	// takeover when CompressionLevel is 0: flate.DefaultCompression (6).
+	// flate.BestSpeed hardly finds matches in earlier messages, so small
+	// messages would gain nothing from the context they pay for.
+	DefaultContextTakeoverLevel = flate.DefaultCompression
 )
 
 // deflateConfig is the resolved compression configuration.
@@ -80,6 +91,8 @@ func resolveDeflate(mode CompressionMode, threshold, level int) (deflateConfig, 
 		d.threshold = 0
 	}
 	switch {
+	case d.level == 0 && mode == CompressionContextTakeover:
+		d.level = DefaultContextTakeoverLevel
 	case d.level == 0:
 		d.level = DefaultCompressionLevel
 	case d.level < flate.HuffmanOnly || d.level > flate.BestCompression:

@@ -100,7 +100,7 @@ func BenchmarkDeflateJSONWire(b *testing.B) {
 func BenchmarkDeflateEcho(b *testing.B) {
 	msgs := jsonMessages(64)
 	var big []byte
-	for _, m := range jsonMessages(200) {
+	for _, m := range jsonMessages(1000) {
 		big = append(big, m...)
 	}
 	payloads := []struct {

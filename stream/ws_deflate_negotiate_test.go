@@ -180,6 +180,7 @@ func TestResolveDeflate(t *testing.T) {
 	}{
 		{CompressionDisabled, 0, 0, deflateConfig{CompressionDisabled, DefaultCompressionThreshold, DefaultCompressionLevel}, false},
 		{CompressionContextTakeover, -1, 9, deflateConfig{CompressionContextTakeover, 0, 9}, false},
+		{CompressionContextTakeover, 0, 0, deflateConfig{CompressionContextTakeover, DefaultCompressionThreshold, DefaultContextTakeoverLevel}, false},
 		{CompressionNoContextTakeover, 10, -2, deflateConfig{CompressionNoContextTakeover, 10, -2}, false},
 		{CompressionNoContextTakeover, 10, -1, deflateConfig{CompressionNoContextTakeover, 10, -1}, false},
 		{CompressionNoContextTakeover, 0, 10, deflateConfig{}, true},
