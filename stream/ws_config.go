@@ -47,6 +47,20 @@ type WSConfig struct {
 	Subprotocols []string
 	// OnClose, if set, is called once when the connection is closed.
 	OnClose func()
+
+	// Compression enables permessage-deflate (RFC 7692) when the client
+	// offers it; off by default. See CompressionMode for the memory
+	// each mode costs.
+	Compression CompressionMode
+	// CompressionThreshold is the payload size below which messages go
+	// uncompressed; 0 means DefaultCompressionThreshold, negative
+	// compresses every message. A NextWriter message that outgrows the
+	// writer's 4 KiB buffer is always compressed.
+	CompressionThreshold int
+	// CompressionLevel is the compress/flate level, -2 to 9; 0 means
+	// DefaultCompressionLevel, or DefaultContextTakeoverLevel with
+	// CompressionContextTakeover.
+	CompressionLevel int
 }
 
 // DialConfig configures a client connection made by Dial. The zero value
@@ -73,6 +87,13 @@ type DialConfig struct {
 	PongTimeout     time.Duration
 	CloseTimeout    time.Duration
 	OnClose         func()
+
+	// Compression, CompressionThreshold and CompressionLevel have the
+	// meaning and defaults of the WSConfig fields; a client offers
+	// permessage-deflate when Compression is set.
+	Compression          CompressionMode
+	CompressionThreshold int
+	CompressionLevel     int
 }
 
 // wsSettings are the resolved connection settings.

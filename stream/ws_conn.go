@@ -55,11 +55,14 @@ type WebSocketConn struct {
 	utf8    utf8check.Validator
 	ctrl    [wsframe.MaxControlPayload]byte
 	msgR    messageReader
+	rZ      bool        // the message being read is compressed (RFC 7692)
+	infl    *wsInflater // nil without permessage-deflate
 
 	// Writer state. msgMu keeps messages whole; frameMu keeps frames
 	// whole and guards everything below it.
 	msgMu     sync.Mutex
 	msgW      messageWriter
+	defl      *wsDeflater // nil without permessage-deflate; guarded by msgMu
 	wbuf      []byte
 	frameMu   sync.Mutex
 	closeSent bool
@@ -99,7 +102,8 @@ type deadliner interface {
 }
 
 // WebSocketStats are a connection's counters. Byte counts are message
-// payload bytes, without frame headers.
+// payload bytes, without frame headers; for compressed messages, the
+// uncompressed size.
 type WebSocketStats struct {
 	MessagesIn  uint64
 	MessagesOut uint64

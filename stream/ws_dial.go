@@ -55,6 +55,9 @@ func Dial(ctx context.Context, rawURL string, cfg DialConfig) (*WebSocketConn, *
 			addr = net.JoinHostPort(u.Hostname(), "80")
 		}
 	}
+	if _, err := cfg.deflateConfig(); err != nil {
+		return nil, nil, fail(0, err.Error())
+	}
 	for _, p := range cfg.Subprotocols {
 		if !validToken(p) {
 			return nil, nil, fail(0, "invalid subprotocol "+p)
@@ -137,6 +140,9 @@ func handshake(ctx context.Context, netConn net.Conn, u *url.URL, secure bool, c
 	if len(cfg.Subprotocols) > 0 {
 		bw.WriteString("Sec-WebSocket-Protocol: " + strings.Join(cfg.Subprotocols, ", ") + "\r\n")
 	}
+	if offer := deflateOfferFor(cfg.Compression); offer != "" {
+		bw.WriteString("Sec-WebSocket-Extensions: " + offer + "\r\n")
+	}
 	for name, vals := range cfg.Header {
 		for _, v := range vals {
 			bw.WriteString(name + ": " + v + "\r\n")
@@ -170,8 +176,9 @@ func handshake(ctx context.Context, netConn net.Conn, u *url.URL, secure bool, c
 	if resp.Header.Get("Sec-WebSocket-Accept") != acceptKey(key) {
 		return nil, resp, fail(resp.StatusCode, "wrong Sec-WebSocket-Accept")
 	}
-	if len(resp.Header.Values("Sec-WebSocket-Extensions")) > 0 {
-		return nil, resp, fail(resp.StatusCode, "server selected an extension that was not offered")
+	agreed, compress, err := checkDeflateResponse(resp.Header.Values("Sec-WebSocket-Extensions"), cfg.Compression)
+	if err != nil {
+		return nil, resp, fail(resp.StatusCode, err.Error())
 	}
 	sub := ""
 	if vals := resp.Header.Values("Sec-WebSocket-Protocol"); len(vals) > 0 {
@@ -182,5 +189,10 @@ func handshake(ctx context.Context, netConn net.Conn, u *url.URL, secure bool, c
 	}
 	// A 101 response has no body; frames that followed it sit in br.
 	resp.Body = http.NoBody
-	return newConn(rwc, br, bw, true, cfg.settings(), sub), resp, nil
+	c := newConn(rwc, br, bw, true, cfg.settings(), sub)
+	if compress {
+		dcfg, _ := cfg.deflateConfig() // checked by Dial
+		c.enableDeflate(dcfg, agreed)
+	}
+	return c, resp, nil
 }

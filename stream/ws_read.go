@@ -23,6 +23,13 @@ func (c *WebSocketConn) ReadMessage() (MessageType, []byte, error) {
 		return 0, nil, err
 	}
 	mt := c.rOp
+	if c.rZ {
+		buf, err := c.readCompressedMessage()
+		if err != nil {
+			return 0, nil, err
+		}
+		return mt, buf, nil
+	}
 	var buf []byte
 	if c.rFin {
 		buf = make([]byte, c.rRemain)
@@ -90,6 +97,14 @@ func (m *messageReader) Read(p []byte) (int, error) {
 	if c.readErr != nil {
 		return 0, c.readErr
 	}
+	if c.rZ {
+		if len(p) == 0 {
+			return 0, nil
+		}
+		n, err := c.readCompressed(p)
+		m.done = err == io.EOF
+		return n, err
+	}
 	for c.rRemain == 0 {
 		if c.rFin {
 			m.done = true
@@ -115,6 +130,14 @@ func (c *WebSocketConn) beginMessage() error {
 		return c.readErr
 	}
 	for c.rOp != 0 {
+		if c.rZ {
+			// Inflated and dropped: under context takeover the
+			// following messages refer back to this one.
+			if err := c.discardCompressed(); err != nil {
+				return err
+			}
+			break
+		}
 		for c.rRemain > 0 {
 			if _, err := c.readPayload(c.ctrl[:]); err != nil {
 				return err
@@ -140,6 +163,7 @@ func (c *WebSocketConn) endMessage() error {
 	if c.rOp == TextMessage && !c.utf8.Complete() {
 		return c.fail(StatusInvalidFramePayloadData, "invalid UTF-8 in text message")
 	}
+	c.finishCompressed()
 	c.msgsIn.Add(1)
 	c.bytesIn.Add(uint64(c.rMsgLen))
 	c.rOp = 0
@@ -163,7 +187,8 @@ func (c *WebSocketConn) readPayload(p []byte) (int, error) {
 		// stream, that endpoint MUST _Fail the WebSocket Connection_."
 		// Checked on every piece, so the failure comes at the first
 		// invalid byte that arrives.
-		if c.rOp == TextMessage && !c.utf8.Write(p[:n]) {
+		// Compressed text is checked once inflated (readCompressed).
+		if c.rOp == TextMessage && !c.rZ && !c.utf8.Write(p[:n]) {
 			return n, c.fail(StatusInvalidFramePayloadData, "invalid UTF-8 in text message")
 		}
 	}
@@ -203,8 +228,13 @@ func (c *WebSocketConn) nextDataFrame() error {
 			c.rOp = MessageType(h.Opcode)
 			c.rMsgLen = 0
 			c.utf8.Reset()
+			c.rZ = h.Rsv&rsv1 != 0
 		}
-		if h.Length > c.set.readLimit-c.rMsgLen {
+		limit := c.set.readLimit
+		if c.rZ {
+			limit = c.compressedWireLimit()
+		}
+		if h.Length > limit-c.rMsgLen {
 			return c.fail(StatusMessageTooBig, "message exceeds the read limit")
 		}
 		c.rMsgLen += h.Length
@@ -236,8 +266,9 @@ func (c *WebSocketConn) readHeader() (wsframe.Header, error) {
 		return h, c.fail(StatusProtocolError, err.Error())
 	}
 	// §5.2: RSV1-3 "MUST be 0 unless an extension is negotiated that
-	// defines meanings for non-zero values"; none is negotiated.
-	if h.Rsv != 0 {
+	// defines meanings for non-zero values"; permessage-deflate gives
+	// RSV1 a meaning on the first frame of a message only.
+	if h.Rsv != 0 && !c.compressedFrameAllowed(h) {
 		return h, c.fail(StatusProtocolError, "reserved bits set")
 	}
 	// §5.1: "The server MUST close the connection upon receiving a frame

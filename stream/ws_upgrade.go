@@ -57,6 +57,10 @@ func Upgrade(w http.ResponseWriter, r *http.Request, cfg WSConfig) (*WebSocketCo
 	if raw, err := base64.StdEncoding.DecodeString(key); err != nil || len(raw) != 16 {
 		return refuse(http.StatusBadRequest, "Sec-WebSocket-Key must be 16 bytes in base64")
 	}
+	dcfg, err := cfg.deflateConfig()
+	if err != nil {
+		return refuse(http.StatusInternalServerError, err.Error())
+	}
 	check := cfg.CheckOrigin
 	if check == nil {
 		check = sameOrigin
@@ -78,6 +82,8 @@ func Upgrade(w http.ResponseWriter, r *http.Request, cfg WSConfig) (*WebSocketCo
 		}
 	}
 
+	ext, agreed, compress := acceptDeflate(r.Header, dcfg.mode)
+
 	netConn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
@@ -92,6 +98,10 @@ func Upgrade(w http.ResponseWriter, r *http.Request, cfg WSConfig) (*WebSocketCo
 		bw.WriteString("\r\nSec-WebSocket-Protocol: ")
 		bw.WriteString(subprotocol)
 	}
+	if compress {
+		bw.WriteString("\r\nSec-WebSocket-Extensions: ")
+		bw.WriteString(ext)
+	}
 	bw.WriteString("\r\n\r\n")
 	if set.writeTimeout > 0 {
 		netConn.SetWriteDeadline(time.Now().Add(set.writeTimeout))
@@ -103,5 +113,9 @@ func Upgrade(w http.ResponseWriter, r *http.Request, cfg WSConfig) (*WebSocketCo
 	netConn.SetDeadline(time.Time{})
 	// The hijacked reader may hold frames the client sent along with its
 	// handshake; it becomes the connection's reader.
-	return newConn(netConn, brw.Reader, bw, false, set, subprotocol), nil
+	c := newConn(netConn, brw.Reader, bw, false, set, subprotocol)
+	if compress {
+		c.enableDeflate(dcfg, agreed)
+	}
+	return c, nil
 }

@@ -32,7 +32,7 @@ func (c *WebSocketConn) WriteMessage(mt MessageType, p []byte) error {
 		return errBadMessageType
 	}
 	c.msgMu.Lock()
-	err := c.writeFrame(wsframe.Opcode(mt), true, p, nil)
+	err := c.writeMessageFrame(wsframe.Opcode(mt), p)
 	c.msgMu.Unlock()
 	if err == nil {
 		c.msgsOut.Add(1)
@@ -83,6 +83,7 @@ type messageWriter struct {
 	open bool
 	n    int64
 	err  error
+	z    *deflateCodec // compressor of a message that outgrew the buffer
 }
 
 func (m *messageWriter) Write(p []byte) (int, error) {
@@ -96,6 +97,9 @@ func (m *messageWriter) Write(p []byte) (int, error) {
 	if len(c.wbuf)+len(p) <= cap(c.wbuf) {
 		c.wbuf = append(c.wbuf, p...)
 		return len(p), nil
+	}
+	if c.defl != nil {
+		return m.writeDeflate(p)
 	}
 	// Buffer full: the buffered bytes and p go out as one fragment.
 	if err := c.writeFrame(m.op, false, c.wbuf, p); err != nil {
@@ -115,12 +119,21 @@ func (m *messageWriter) Close() error {
 	m.open = false
 	c := m.c
 	err := m.err
-	if err == nil {
+	if err == nil && c.defl != nil {
+		if err = m.closeDeflate(); err == nil {
+			c.msgsOut.Add(1)
+			c.bytesOut.Add(uint64(m.n))
+		}
+	} else if err == nil {
 		err = c.writeFrame(m.op, true, c.wbuf, nil)
 		if err == nil {
 			c.msgsOut.Add(1)
 			c.bytesOut.Add(uint64(m.n) + uint64(len(c.wbuf)))
 		}
+	}
+	if m.z != nil {
+		c.defl.release(m.z)
+		m.z = nil
 	}
 	c.wbuf = c.wbuf[:0]
 	c.msgMu.Unlock()
@@ -148,6 +161,11 @@ func (c *WebSocketConn) writeControl(op wsframe.Opcode, p []byte) error {
 // frames are masked into the write buffer with a fresh key from
 // crypto/rand. A failed write closes the connection.
 func (c *WebSocketConn) writeFrame(op wsframe.Opcode, fin bool, p1, p2 []byte) error {
+	return c.writeFrameRsv(op, 0, fin, p1, p2)
+}
+
+// writeFrameRsv is writeFrame with reserved bits, for extensions.
+func (c *WebSocketConn) writeFrameRsv(op wsframe.Opcode, rsv byte, fin bool, p1, p2 []byte) error {
 	c.frameMu.Lock()
 	if c.writeErr != nil {
 		err := c.writeErr
@@ -166,7 +184,7 @@ func (c *WebSocketConn) writeFrame(op wsframe.Opcode, fin bool, p1, p2 []byte) e
 	if op == wsframe.OpClose {
 		c.closeSent = true
 	}
-	err := c.writeFrameLocked(op, fin, p1, p2)
+	err := c.writeFrameLocked(op, rsv, fin, p1, p2)
 	if err != nil {
 		c.writeErr = &CloseError{Code: StatusAbnormalClosure, Err: err}
 		err = c.writeErr
@@ -178,8 +196,8 @@ func (c *WebSocketConn) writeFrame(op wsframe.Opcode, fin bool, p1, p2 []byte) e
 	return err
 }
 
-func (c *WebSocketConn) writeFrameLocked(op wsframe.Opcode, fin bool, p1, p2 []byte) error {
-	h := wsframe.Header{Fin: fin, Opcode: op, Length: int64(len(p1) + len(p2))}
+func (c *WebSocketConn) writeFrameLocked(op wsframe.Opcode, rsv byte, fin bool, p1, p2 []byte) error {
+	h := wsframe.Header{Fin: fin, Rsv: rsv, Opcode: op, Length: int64(len(p1) + len(p2))}
 	if c.client {
 		// §5.3: the masking key "MUST be derived from a strong source
 		// of entropy" and be fresh for every frame.
