@@ -176,16 +176,9 @@ func Broadcast(ctx context.Context, cfg Config) (Result, error) {
 	hi.Store(seq)
 	w.end(&r, windowOps.Load())
 	r.Sent = (hi.Load() - lo.Load()) * uint64(n)
-	// Drain: wait for the measured broadcasts until nothing arrives for a
-	// second (at most five seconds).
-	for last, deadline := inRange.Load(), time.Now().Add(5*time.Second); inRange.Load() < r.Sent && time.Now().Before(deadline); {
-		waitSignal(progress, time.Second)
-		if cur := inRange.Load(); cur == last {
-			break
-		} else {
-			last = cur
-		}
-	}
+	// Drain: wait for the measured broadcasts until nothing has arrived
+	// for a second (at most five seconds in all).
+	drain(func() uint64 { return inRange.Load() }, r.Sent)
 	r.Losses = r.Sent - min(r.Sent, inRange.Load())
 	r.P50us, r.P99us = hist.quantile(0.50), hist.quantile(0.99)
 	if after, err := serverDebug(ctx, cfg.Addr, true); err == nil && n > 0 {
@@ -243,3 +236,21 @@ func (p *publisher) publish(ctx context.Context, seq uint64) error {
 }
 
 func (p *publisher) close() { p.client.CloseIdleConnections() }
+
+// drain polls count until it reaches want, stops growing for a second, or
+// five seconds have passed.
+func drain(count func() uint64, want uint64) {
+	last, changed := count(), time.Now()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		cur := count()
+		if cur >= want {
+			return
+		}
+		if cur != last {
+			last, changed = cur, time.Now()
+		} else if time.Since(changed) > time.Second {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

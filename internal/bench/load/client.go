@@ -45,7 +45,7 @@ type Conn struct {
 
 // handshakeGUID is the fixed GUID of RFC 6455 section 1.3, used to check
 // Sec-WebSocket-Accept.
-const handshakeGUID = "258EAFA5-E914-47A5-95CA-C5AB0DC85B11"
+const handshakeGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 // Dial connects to addr and opens path with the handshake of proto: a
 // WebSocket upgrade for WebSocket and Raw (the raw server answers 101 too),
@@ -101,7 +101,7 @@ func (c *Conn) handshake(addr, path string) error {
 		}
 		h := sha1.Sum([]byte(key + handshakeGUID))
 		if resp.Header.Get("Sec-WebSocket-Accept") != base64.StdEncoding.EncodeToString(h[:]) {
-			return fmt.Errorf("load: handshake %s: wrong Sec-WebSocket-Accept", path)
+			return fmt.Errorf("load: handshake %s: wrong Sec-WebSocket-Accept %q for key %q", path, resp.Header.Get("Sec-WebSocket-Accept"), key)
 		}
 		c.r = br
 	default:

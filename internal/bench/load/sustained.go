@@ -93,14 +93,7 @@ func Sustained(ctx context.Context, cfg Config) (Result, error) {
 	winEnd.Store(now())
 	w.stop()
 	stop.Store(true)
-	for last, deadline := received.Load(), time.Now().Add(5*time.Second); received.Load() < sent.Load() && time.Now().Before(deadline); {
-		sleep(ctx, 500*time.Millisecond)
-		if cur := received.Load(); cur == last {
-			break
-		} else {
-			last = cur
-		}
-	}
+	drain(func() uint64 { return received.Load() }, sent.Load())
 	stopping.Store(true)
 	closeAll(conns)
 	wg.Wait()

@@ -8,27 +8,43 @@ import (
 	sse "github.com/tmaxmax/go-sse"
 )
 
-// github.com/tmaxmax/go-sse as its README uses it: an sse.Server with the
-// default provider (Joe), each broadcast published as one Message.
+// github.com/tmaxmax/go-sse with its default provider (Joe), each broadcast
+// published as one Message. The handler is sse.Server.ServeHTTP's own
+// sequence (Upgrade, then Subscribe to the provider) plus one Flush after
+// Upgrade: go-sse otherwise sends the response headers only with the first
+// event, and clients, browsers included, wait for them before counting the
+// stream as open.
 
 func init() {
 	Register(Impl{Name: "go-sse", Protocol: SSE, New: newGoSSE})
 }
 
-type goSSEServer struct{ s *sse.Server }
+type goSSEServer struct{ joe *sse.Joe }
 
-func newGoSSE() Server { return &goSSEServer{s: &sse.Server{}} }
+func newGoSSE() Server { return &goSSEServer{joe: &sse.Joe{}} }
 
-func (g *goSSEServer) Subscribe(w http.ResponseWriter, r *http.Request) { g.s.ServeHTTP(w, r) }
+var goSSETopics = []string{sse.DefaultTopic}
+
+func (g *goSSEServer) Subscribe(w http.ResponseWriter, r *http.Request) {
+	sess, err := sse.Upgrade(w, r)
+	if err != nil {
+		http.Error(w, "Server-sent events unsupported", http.StatusInternalServerError)
+		return
+	}
+	if sess.Flush() != nil {
+		return
+	}
+	_ = g.joe.Subscribe(r.Context(), sse.Subscription{Client: sess, Topics: goSSETopics})
+}
 
 func (g *goSSEServer) Broadcast(msg []byte) {
 	m := &sse.Message{}
 	m.AppendData(string(msg))
-	_ = g.s.Publish(m)
+	_ = g.joe.Publish(m, goSSETopics)
 }
 
 func (g *goSSEServer) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return g.s.Shutdown(ctx)
+	return g.joe.Shutdown(ctx)
 }
