@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	sse "github.com/tmaxmax/go-sse"
@@ -19,13 +20,18 @@ func init() {
 	Register(Impl{Name: "go-sse", Protocol: SSE, New: newGoSSE})
 }
 
-type goSSEServer struct{ joe *sse.Joe }
+type goSSEServer struct {
+	joe    *sse.Joe
+	active sync.WaitGroup // handlers in Subscribe
+}
 
 func newGoSSE() Server { return &goSSEServer{joe: &sse.Joe{}} }
 
 var goSSETopics = []string{sse.DefaultTopic}
 
 func (g *goSSEServer) Subscribe(w http.ResponseWriter, r *http.Request) {
+	g.active.Add(1)
+	defer g.active.Done()
 	sess, err := sse.Upgrade(w, r)
 	if err != nil {
 		http.Error(w, "Server-sent events unsupported", http.StatusInternalServerError)
@@ -43,7 +49,16 @@ func (g *goSSEServer) Broadcast(msg []byte) {
 	_ = g.joe.Publish(m, goSSETopics)
 }
 
+// Close shuts Joe down once the handlers of departed clients have
+// unsubscribed (at most two seconds): Joe.Shutdown lets a pending Subscribe
+// return while Joe may still be writing to that subscriber's response.
 func (g *goSSEServer) Close() error {
+	idle := make(chan struct{})
+	go func() { g.active.Wait(); close(idle) }()
+	select {
+	case <-idle:
+	case <-time.After(2 * time.Second):
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return g.joe.Shutdown(ctx)
