@@ -46,7 +46,7 @@ type scenario struct {
 func scenarios(quick bool) []scenario {
 	w, d := time.Second, 3*time.Second
 	if quick {
-		w, d = 300*time.Millisecond, 700*time.Millisecond
+		w, d = 200*time.Millisecond, 500*time.Millisecond
 	}
 	var out []scenario
 	for _, conns := range []int{50, 1000} {
