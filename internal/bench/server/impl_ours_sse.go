@@ -7,7 +7,8 @@ import (
 )
 
 // Ours for Server-Sent Events: stream.SSEBroker with its defaults, except
-// that heartbeats are off as no other implementation sends them.
+// that heartbeats are off, as no other implementation sends them, and each
+// subscriber's queue holds SendQueue events like the others'.
 
 func init() {
 	Register(Impl{Name: "ours-sse", Protocol: SSE, Ours: true, New: newOursSSE})
@@ -16,7 +17,7 @@ func init() {
 type oursSSEServer struct{ b *stream.SSEBroker }
 
 func newOursSSE() Server {
-	return &oursSSEServer{b: stream.NewSSEBroker(stream.SSEBrokerConfig{HeartbeatInterval: -1})}
+	return &oursSSEServer{b: stream.NewSSEBroker(stream.SSEBrokerConfig{HeartbeatInterval: -1, DefaultBuf: SendQueue})}
 }
 
 func (s *oursSSEServer) Subscribe(w http.ResponseWriter, r *http.Request) { s.b.ServeHTTP(w, r) }

@@ -44,7 +44,7 @@ type scenario struct {
 // scenarios returns the full or quick list. Quick mode keeps every scenario
 // and every connection count, and shortens the measured time.
 func scenarios(quick bool) []scenario {
-	w, d := time.Second, 3*time.Second
+	w, d := 500*time.Millisecond, 2*time.Second
 	if quick {
 		w, d = 200*time.Millisecond, 500*time.Millisecond
 	}
