@@ -14,7 +14,7 @@ import (
 // TestScenariosRun runs every scenario briefly against in-process servers
 // and checks that each counted what it was meant to, with no loss.
 func TestScenariosRun(t *testing.T) {
-	short := load.Config{Warmup: 20 * time.Millisecond, Duration: 100 * time.Millisecond, PID: os.Getpid()}
+	short := load.Config{Warmup: 50 * time.Millisecond, Duration: 300 * time.Millisecond, PID: os.Getpid()}
 	tests := []struct {
 		scenario string
 		impl     string
