@@ -107,7 +107,7 @@ func main() {
 						continue
 					}
 					c.results = append(c.results, r)
-					log.Printf("%-36s %-10s %12.0f/s p99 %8.0fµs losses %d", sc.name, impl.name, r.Rate, r.P99us, r.Losses)
+					log.Printf("%-36s %-10s %12.0f/s p99 %8.0fµs losses %d failed conns %d", sc.name, impl.name, r.Rate, r.P99us, r.Losses, r.Failed)
 				}
 			}
 		}
