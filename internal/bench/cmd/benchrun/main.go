@@ -7,7 +7,7 @@
 // order from round to round, so that drift in the machine's load hits all
 // of them alike. Run it from the benchmark module:
 //
-//	go run ./cmd/benchrun          # about ten minutes, two rounds
+//	go run ./cmd/benchrun          # two rounds, six to ten minutes
 //	go run ./cmd/benchrun -quick   # under two minutes, one short round
 package main
 
