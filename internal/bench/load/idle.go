@@ -36,7 +36,7 @@ func Idle(ctx context.Context, cfg Config) (Result, error) {
 	last := -1
 	var d debugInfo
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
-		sleep(ctx, 200*time.Millisecond)
+		sleep(ctx, 100*time.Millisecond)
 		if d, err = serverDebug(ctx, cfg.Addr, false); err != nil {
 			return r, err
 		}

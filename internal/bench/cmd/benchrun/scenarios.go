@@ -46,7 +46,7 @@ type scenario struct {
 func scenarios(quick bool) []scenario {
 	w, d := 500*time.Millisecond, 2*time.Second
 	if quick {
-		w, d = 200*time.Millisecond, 500*time.Millisecond
+		w, d = 150*time.Millisecond, 400*time.Millisecond
 	}
 	var out []scenario
 	for _, conns := range []int{50, 1000} {
