@@ -77,6 +77,9 @@ func Echo(ctx context.Context, cfg Config) (Result, error) {
 	if r.Failed > 0 {
 		return r, fmt.Errorf("load: echo: %d connections failed: %w", r.Failed, firstErr)
 	}
+	if r.Ops == 0 && ctx.Err() == nil {
+		return r, fmt.Errorf("load: echo: no round trip completed in the %v measured (round trips take longer: measure longer)", cfg.Duration)
+	}
 	return r, ctx.Err()
 }
 
