@@ -1,0 +1,124 @@
+package load
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// maxMessage bounds what the client reads, like the servers' limit.
+const maxMessage = 1 << 20
+
+// errClosed reports a close frame from the server.
+var errClosed = errors.New("load: read: connection closed by server")
+
+// appendWSFrame appends a final client frame with opcode op, masked with
+// mask as RFC 6455 section 5.3 requires of every client frame.
+func appendWSFrame(dst []byte, op byte, payload []byte, mask [4]byte) []byte {
+	n := len(payload)
+	dst = append(dst, 0x80|op)
+	switch {
+	case n < 126:
+		dst = append(dst, 0x80|byte(n))
+	case n <= 0xFFFF:
+		dst = append(dst, 0x80|126, byte(n>>8), byte(n))
+	default:
+		dst = append(dst, 0x80|127)
+		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
+	}
+	dst = append(dst, mask[:]...)
+	start := len(dst)
+	dst = append(dst, payload...)
+	for i := range payload {
+		dst[start+i] ^= mask[i&3]
+	}
+	return dst
+}
+
+func appendRawFrame(dst []byte, payload []byte) []byte {
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(payload)))
+	return append(dst, payload...)
+}
+
+func (c *Conn) readRaw() ([]byte, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(c.r, hdr[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n > maxMessage {
+		return nil, fmt.Errorf("load: read: raw frame of %d bytes", n)
+	}
+	return c.readPayload(int(n))
+}
+
+func (c *Conn) readPayload(n int) ([]byte, error) {
+	if cap(c.buf) < n {
+		c.buf = make([]byte, n)
+	}
+	p := c.buf[:n]
+	_, err := io.ReadFull(c.r, p)
+	return p, err
+}
+
+// readWS reads server frames (unmasked) until a whole data message is in,
+// answering pings and reassembling fragments.
+func (c *Conn) readWS() ([]byte, error) {
+	c.wsMsg = c.wsMsg[:0]
+	fragmented := false
+	for {
+		var h [2]byte
+		if _, err := io.ReadFull(c.r, h[:]); err != nil {
+			return nil, err
+		}
+		fin, op := h[0]&0x80 != 0, h[0]&0x0F
+		if h[1]&0x80 != 0 {
+			return nil, errors.New("load: read: masked server frame")
+		}
+		n := uint64(h[1] & 0x7F)
+		switch n {
+		case 126:
+			var b [2]byte
+			if _, err := io.ReadFull(c.r, b[:]); err != nil {
+				return nil, err
+			}
+			n = uint64(binary.BigEndian.Uint16(b[:]))
+		case 127:
+			var b [8]byte
+			if _, err := io.ReadFull(c.r, b[:]); err != nil {
+				return nil, err
+			}
+			n = binary.BigEndian.Uint64(b[:])
+		}
+		if n > maxMessage {
+			return nil, fmt.Errorf("load: read: frame of %d bytes", n)
+		}
+		p, err := c.readPayload(int(n))
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case op == 0x8:
+			return nil, errClosed
+		case op == 0x9:
+			if err := c.Write(appendWSFrame(nil, 0xA, p, c.mask)); err != nil {
+				return nil, err
+			}
+			continue
+		case op == 0xA:
+			continue
+		}
+		if fin && !fragmented {
+			return p, nil
+		}
+		fragmented = true
+		if len(c.wsMsg)+len(p) > maxMessage {
+			return nil, errors.New("load: read: message too large")
+		}
+		c.wsMsg = append(c.wsMsg, p...)
+		if fin {
+			return c.wsMsg, nil
+		}
+	}
+}
