@@ -1,0 +1,61 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/stdrealtime/realtime/stream"
+)
+
+// Ours for WebSocket: stream.Upgrade for echo and stream.Hub for broadcast,
+// with keepalive pings off (no other implementation sends them) and each
+// subscriber's queue holding SendQueue messages like the others'.
+
+func init() {
+	Register(Impl{Name: "ours", Protocol: WebSocket, Ours: true, New: newOurs})
+}
+
+var oursConfig = stream.WSConfig{ReadLimit: MaxMessage, ReadIdleTimeout: -1}
+
+type oursServer struct{ hub *stream.Hub }
+
+func newOurs() Server {
+	return &oursServer{hub: stream.NewHub(stream.HubConfig{QueueLen: SendQueue, MessageType: stream.BinaryMessage})}
+}
+
+func (s *oursServer) Echo(w http.ResponseWriter, r *http.Request) {
+	c, err := stream.Upgrade(w, r, oursConfig)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	for {
+		mt, p, err := c.ReadMessage()
+		if err != nil {
+			return
+		}
+		if err := c.WriteMessage(mt, p); err != nil {
+			return
+		}
+	}
+}
+
+func (s *oursServer) Subscribe(w http.ResponseWriter, r *http.Request) {
+	c, err := stream.Upgrade(w, r, oursConfig)
+	if err != nil {
+		return
+	}
+	s.hub.Register(c)
+	defer s.hub.Unregister(c)
+	for {
+		if _, _, err := c.ReadMessage(); err != nil {
+			return
+		}
+	}
+}
+
+func (s *oursServer) Broadcast(msg []byte) { s.hub.Broadcast(msg) }
+
+func (s *oursServer) Close() error {
+	s.hub.Stop()
+	return nil
+}
