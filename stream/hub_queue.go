@@ -14,6 +14,51 @@ type hubFrame struct {
 	hdr int         // header length: b[hdr:] is the payload
 	mt  MessageType // for connections that cannot take encoded frames
 	w   *hubWaiter  // nil unless a sender waits for the writes
+
+	zmu sync.Mutex
+	z   []hubDeflated // compressed forms, one per flate level asked for
+}
+
+// hubDeflated is a hubFrame's message compressed once at one flate level,
+// for every connection that negotiated permessage-deflate without context
+// takeover at that level. b is nil when compressing failed or did not
+// make the frame smaller; such connections get the plain frame, which
+// RFC 7692 §6 allows (an uncompressed message has RSV1 clear).
+type hubDeflated struct {
+	level int
+	b     []byte
+}
+
+// forConn returns the bytes to write to the server connection c: the
+// compressed frame when c takes frames compressed afresh and the message
+// reaches its threshold, else the plain frame. Each level is compressed
+// once per message, whatever the number of connections. Connections with
+// context takeover get the plain frame: their compressor's window is
+// their own, so a shared compressed frame would desynchronise it.
+func (f *hubFrame) forConn(c *WebSocketConn) []byte {
+	level, threshold, ok := c.broadcastDeflate()
+	if !ok || len(f.b)-f.hdr < threshold {
+		return f.b
+	}
+	f.zmu.Lock()
+	defer f.zmu.Unlock()
+	for _, z := range f.z {
+		if z.level == level {
+			if z.b == nil {
+				return f.b
+			}
+			return z.b
+		}
+	}
+	b, err := appendCompressedServerFrame(nil, f.mt, f.b[f.hdr:], level)
+	if err != nil || len(b) >= len(f.b) {
+		b = nil
+	}
+	f.z = append(f.z, hubDeflated{level: level, b: b})
+	if b == nil {
+		return f.b
+	}
+	return b
 }
 
 func newHubFrame(mt MessageType, msg []byte, w *hubWaiter) *hubFrame {
@@ -220,7 +265,7 @@ func (hc *hubConn) write(batch []*hubFrame) error {
 	}
 	bufs := hc.bufs[:0]
 	for _, f := range batch {
-		bufs = append(bufs, f.b)
+		bufs = append(bufs, f.forConn(hc.c))
 	}
 	err := hc.c.writeFrames(bufs)
 	clear(bufs)
