@@ -117,6 +117,11 @@ func (cfg HubConfig) settings() hubSettings {
 // queued for every recipient. A connection that cannot keep up is dealt
 // with by the configured SlowPolicy and never delays the others.
 //
+// With permessage-deflate (WSConfig.Compression), a message is compressed
+// once per flate level for all the connections that negotiated no context
+// takeover; connections with context takeover receive it uncompressed,
+// since a shared compressed frame would break their compressor's window.
+//
 // Messages sent by one goroutine arrive at every connection in the order
 // they were sent; Broadcast and BroadcastTo calls are also put in one
 // order that every connection sees.
