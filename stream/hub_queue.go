@@ -199,6 +199,11 @@ func (hc *hubConn) drain() {
 		hc.mu.Unlock()
 
 		err := hc.write(batch)
+		if err == nil {
+			// Counted before the waiters are released, so a
+			// BroadcastWait that returns sees its message counted.
+			h.deliveries.Add(uint64(len(batch)))
+		}
 		for i, f := range batch {
 			f.finished(true)
 			batch[i] = nil
@@ -216,7 +221,6 @@ func (hc *hubConn) drain() {
 			}
 			return
 		}
-		h.deliveries.Add(uint64(len(batch)))
 	}
 }
 

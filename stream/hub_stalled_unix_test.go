@@ -61,8 +61,10 @@ func TestHubSlowClientIsolation(t *testing.T) {
 			const fast, msgs, window, queueLen = 100, 320, 16, 16
 			cfg := HubConfig{QueueLen: queueLen, Policy: tc.policy, DisconnectCode: tc.code, DisconnectReason: "reads too slowly"}
 			// A long CloseTimeout lets the stalled client start reading
-			// after its disconnect and still see the close frame.
-			s := startHub(t, cfg, WSConfig{CloseTimeout: 10 * time.Second}, 16<<10, nil)
+			// after its disconnect and still see the close frame; a long
+			// WriteTimeout keeps the stalled connection's blocked write
+			// from ending it on a loaded machine: only the policy may.
+			s := startHub(t, cfg, WSConfig{CloseTimeout: 10 * time.Second, WriteTimeout: 2 * time.Minute}, 16<<10, nil)
 			stalled := dialStalled(t, s)
 			hubWaitFor(t, "stalled client", func() bool { return s.hub.Count() == 1 })
 			received := make([]chan int, fast)

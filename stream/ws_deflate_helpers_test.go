@@ -4,12 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"compress/flate"
-	"context"
 	"errors"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -163,18 +161,7 @@ func dialRawExt(t *testing.T, addr, ext string) (*wstest.Peer, *http.Response) {
 // client offering ext.
 func startDeflateServer(t *testing.T, cfg WSConfig, ext string) (*wsEcho, *http.Response) {
 	t.Helper()
-	e := &wsEcho{done: make(chan error, 1)}
-	conns := make(chan *WebSocketConn, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := Upgrade(w, r, cfg)
-		if err != nil {
-			e.done <- err
-			return
-		}
-		conns <- c
-		e.done <- echoLoop(c)
-	}))
-	t.Cleanup(srv.Close)
+	srv, e, conns := serveEcho(t, cfg)
 	p, resp := dialRawExt(t, strings.TrimPrefix(srv.URL, "http://"), ext)
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("status %d", resp.StatusCode)
@@ -188,38 +175,10 @@ func startDeflateServer(t *testing.T, cfg WSConfig, ext string) (*wsEcho, *http.
 // with the extension response ext, and an echo loop on the client.
 func startDeflateClient(t *testing.T, cfg DialConfig, ext string) *wsEcho {
 	t.Helper()
-	s, err := wstest.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	e := &wsEcho{done: make(chan error, 1)}
-	type res struct {
-		c   *WebSocketConn
-		err error
-	}
-	dialed := make(chan res, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
-		defer cancel()
-		c, _, err := Dial(ctx, s.URL(), cfg)
-		dialed <- res{c, err}
-	}()
-	p, _, err := s.Accept(func(r *http.Request) string {
+	return startClientEchoResponse(t, cfg, func(r *http.Request) string {
 		return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
 			wstest.Accept(r.Header.Get("Sec-WebSocket-Key")) + "\r\nSec-WebSocket-Extensions: " + ext + "\r\n\r\n"
 	}, nil)
-	if err != nil {
-		t.Fatalf("raw accept: %v", err)
-	}
-	t.Cleanup(func() { p.Close() })
-	r := <-dialed
-	if r.err != nil {
-		t.Fatalf("Dial: %v", r.err)
-	}
-	e.peer, e.conn = p, r.c
-	go func() { e.done <- echoLoop(r.c) }()
-	return e
 }
 
 // deflateRole starts an echo endpoint in one role with compression

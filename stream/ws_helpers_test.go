@@ -52,9 +52,10 @@ type wsEcho struct {
 	done chan error // the endpoint's final error
 }
 
-// startServerEcho serves an echo endpoint with cfg and connects a raw
-// client peer to it, sending extra right after the handshake.
-func startServerEcho(t *testing.T, cfg WSConfig, extra []byte) *wsEcho {
+// serveEcho starts an httptest server whose handler upgrades with cfg
+// and runs an echo loop; the upgraded connection arrives on the returned
+// channel once a peer has connected.
+func serveEcho(t *testing.T, cfg WSConfig) (*httptest.Server, *wsEcho, <-chan *WebSocketConn) {
 	t.Helper()
 	e := &wsEcho{done: make(chan error, 1)}
 	conns := make(chan *WebSocketConn, 1)
@@ -68,6 +69,14 @@ func startServerEcho(t *testing.T, cfg WSConfig, extra []byte) *wsEcho {
 		e.done <- echoLoop(c)
 	}))
 	t.Cleanup(srv.Close)
+	return srv, e, conns
+}
+
+// startServerEcho serves an echo endpoint with cfg and connects a raw
+// client peer to it, sending extra right after the handshake.
+func startServerEcho(t *testing.T, cfg WSConfig, extra []byte) *wsEcho {
+	t.Helper()
+	srv, e, conns := serveEcho(t, cfg)
 	p, _, err := wstest.DialServer(strings.TrimPrefix(srv.URL, "http://"), "/", extra)
 	if err != nil {
 		t.Fatalf("raw handshake: %v", err)
@@ -81,6 +90,13 @@ func startServerEcho(t *testing.T, cfg WSConfig, extra []byte) *wsEcho {
 // startClientEcho runs Dial against a raw server peer and an echo loop on
 // the client connection.
 func startClientEcho(t *testing.T, cfg DialConfig, after []byte) *wsEcho {
+	t.Helper()
+	return startClientEchoResponse(t, cfg, nil, after)
+}
+
+// startClientEchoResponse is startClientEcho with the raw server's
+// handshake response written by respond (nil: a plain 101).
+func startClientEchoResponse(t *testing.T, cfg DialConfig, respond func(*http.Request) string, after []byte) *wsEcho {
 	t.Helper()
 	s, err := wstest.Listen()
 	if err != nil {
@@ -99,7 +115,7 @@ func startClientEcho(t *testing.T, cfg DialConfig, after []byte) *wsEcho {
 		c, _, err := Dial(ctx, s.URL(), cfg)
 		dialed <- res{c, err}
 	}()
-	p, _, err := s.Accept(nil, after)
+	p, _, err := s.Accept(respond, after)
 	if err != nil {
 		t.Fatalf("raw accept: %v", err)
 	}
