@@ -112,7 +112,11 @@ func (cl *client) join(name, room string) joined {
 	cl.t.Helper()
 	cl.send(typeJoin, joinRequest{Name: name, Room: room})
 	var j joined
-	cl.next(typeJoined, &j)
+	m := cl.next(typeJoined, &j)
+	// Pages iterate over both lists: they must be arrays, never null.
+	if !strings.Contains(string(m.Payload), `"history":[`) || !strings.Contains(string(m.Payload), `"members":[`) {
+		cl.t.Fatalf("joined %s", m.Payload)
+	}
 	var p presence
 	cl.next(typePresence, &p)
 	if p.Name != name || p.Event != "join" || p.Room != room {

@@ -63,7 +63,7 @@ type joined struct {
 	Room    string        `json:"room"`
 	Name    string        `json:"name"`
 	Members []string      `json:"members"`
-	History []chatMessage `json:"history"`
+	History []chatMessage `json:"history"` // never null
 }
 
 // presence is the payload of a presence message, and the data of the
@@ -224,7 +224,7 @@ func (ch *chat) join(s *session, req joinRequest) error {
 	r.used = time.Now()
 	// Under the lock, nothing is said in the room between the history
 	// this client is sent and the live messages it now receives.
-	ch.sendTo(s, typeJoined, joined{Room: roomName, Name: name, Members: r.names(), History: slices.Clone(r.history)})
+	ch.sendTo(s, typeJoined, joined{Room: roomName, Name: name, Members: r.names(), History: append(make([]chatMessage, 0, len(r.history)), r.history...)})
 	ch.announceLocked(r, presence{Room: roomName, Name: name, Event: "join", Members: r.names()})
 	return nil
 }
