@@ -501,6 +501,7 @@ func TestFeedResumes(t *testing.T) {
 // feed, and shutdown closes WebSocket connections with 1001 and ends the
 // feed.
 func TestRun(t *testing.T) {
+	exampletest.CheckGoroutines(t)
 	in := exampletest.Start(t, run)
 	alice := dial(t, in.URL)
 	alice.join("alice", "lobby")

@@ -235,6 +235,7 @@ func TestResumeAcrossRestart(t *testing.T) {
 // TestRun starts the whole program on a free port, checks /debug/vars,
 // and shuts it down with an open event stream.
 func TestRun(t *testing.T) {
+	exampletest.CheckGoroutines(t)
 	in := startInstance(t, testConfig())
 	url := in.URL
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

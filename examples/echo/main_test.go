@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"net/http"
-	"runtime"
 	"testing"
 	"time"
 
@@ -13,7 +11,7 @@ import (
 )
 
 func TestEchoAndShutdown(t *testing.T) {
-	before := runtime.NumGoroutine()
+	exampletest.CheckGoroutines(t)
 	in := exampletest.Start(t, run)
 
 	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -52,12 +50,4 @@ func TestEchoAndShutdown(t *testing.T) {
 		t.Fatalf("after shutdown: %v", err)
 	}
 	in.Stop(t)
-	http.DefaultClient.CloseIdleConnections()
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines, %d before", runtime.NumGoroutine(), before)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

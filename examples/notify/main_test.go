@@ -299,6 +299,7 @@ func TestDelivery(t *testing.T) {
 // and the broker, and shutdown closes WebSocket connections with 1001
 // and ends the event streams.
 func TestRun(t *testing.T) {
+	exampletest.CheckGoroutines(t)
 	in := exampletest.Start(t, func(ctx context.Context, ln net.Listener, log *slog.Logger) error {
 		return run(ctx, ln, testToken, log)
 	})

@@ -9,7 +9,8 @@ import (
 // result of fs.Sub(static, "static"), with headers that keep a page to
 // its own scripts, styles and images and out of other sites' frames.
 // Directory listings are not served: a path ending in "/" other than "/"
-// itself (which serves index.html, if present) is answered 404.
+// itself (which serves index.html, if present) is answered 404. The
+// handler is safe for concurrent use.
 func Pages(files fs.FS) http.Handler {
 	fileServer := http.FileServerFS(files)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -94,4 +95,26 @@ func Vars(t testing.TB, baseURL, name string, v any) {
 	if err := json.Unmarshal(raw, v); err != nil {
 		t.Fatalf("/debug/vars %s = %s: %v", name, raw, err)
 	}
+}
+
+// CheckGoroutines fails the test if, once its later cleanups have run
+// (stopping servers, closing clients), more goroutines are left than when
+// it was called. Call it first in a test, so that its check runs last.
+// Goroutines take a moment to end after their connections close, so the
+// check waits up to 10s for the count to come down.
+func CheckGoroutines(t testing.TB) {
+	t.Helper()
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		http.DefaultClient.CloseIdleConnections()
+		deadline := time.Now().Add(10 * time.Second)
+		for runtime.NumGoroutine() > before {
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<20)
+				t.Errorf("%d goroutines left, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
 }
