@@ -1,99 +1,157 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stdrealtime/realtime/examples/internal/exampletest"
+	"github.com/stdrealtime/realtime/stream"
 )
 
+// testServer serves the chat's handler over httptest.
 func testServer(t *testing.T) (*server, *httptest.Server) {
 	t.Helper()
-	s := newServer(slog.New(slog.NewTextHandler(t.Output(), nil)))
+	s := newServer(exampletest.Logger(t))
 	ts := httptest.NewServer(s.routes())
 	t.Cleanup(func() {
-		s.broker.Close()
+		s.feed.Close()
+		s.hub.Stop()
 		ts.Close()
 	})
 	return s, ts
 }
 
-func post(t *testing.T, url, contentType, body string) (int, string, http.Header) {
+// client is a WebSocket chat client whose messages are read by a
+// goroutine of its own, so that a test can wait for them with a bound.
+type client struct {
+	t    *testing.T
+	c    *stream.WebSocketConn
+	msgs chan stream.WSMessage // closed when reading ends
+	err  error                 // why reading ended, set before msgs is closed
+}
+
+func dial(t *testing.T, baseURL string) *client {
 	t.Helper()
-	resp, err := http.Post(url+"/send", contentType, strings.NewReader(body))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := stream.Dial(ctx, "ws"+strings.TrimPrefix(baseURL, "http")+"/ws", stream.DialConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), resp.Header
-}
-
-// chatStream reads "chat" events from /events.
-type chatStream struct {
-	t      *testing.T
-	resp   *http.Response
-	sc     *bufio.Scanner
-	lastID string
-}
-
-func subscribe(t *testing.T, url, lastID string) *chatStream {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url+"/events?event=chat", nil)
-	if lastID != "" {
-		req.Header.Set("Last-Event-ID", lastID)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
-		t.Fatalf("GET /events: %s %q", resp.Status, resp.Header.Get("Content-Type"))
-	}
-	t.Cleanup(func() { resp.Body.Close() })
-	return &chatStream{t: t, resp: resp, sc: bufio.NewScanner(resp.Body)}
-}
-
-// next returns the next chat message.
-func (c *chatStream) next() message {
-	c.t.Helper()
-	var event, data string
-	for c.sc.Scan() {
-		line := c.sc.Text()
-		switch {
-		case line == "" && event == "chat":
-			var m message
-			if err := json.Unmarshal([]byte(data), &m); err != nil {
-				c.t.Fatalf("chat event data %q: %v", data, err)
+	cl := &client{t: t, c: c, msgs: make(chan stream.WSMessage, 1000)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(cl.msgs)
+		for {
+			_, p, err := c.ReadMessage()
+			if err == nil {
+				var m stream.WSMessage
+				if m, err = stream.ParseWSMessage(p); err == nil {
+					cl.msgs <- m
+					continue
+				}
 			}
-			return m
-		case line == "":
-			event, data = "", ""
-		case strings.HasPrefix(line, "id: "):
-			c.lastID = strings.TrimPrefix(line, "id: ")
-		case strings.HasPrefix(line, "event: "):
-			event = strings.TrimPrefix(line, "event: ")
-		case strings.HasPrefix(line, "data: "):
-			data = strings.TrimPrefix(line, "data: ")
+			cl.err = err
+			return
+		}
+	}()
+	t.Cleanup(func() {
+		c.Close()
+		<-done
+	})
+	return cl
+}
+
+func (cl *client) send(typ string, payload any) {
+	cl.t.Helper()
+	m := map[string]any{"type": typ}
+	if payload != nil {
+		m["payload"] = payload
+	}
+	b, _ := json.Marshal(m)
+	if err := cl.c.WriteMessage(stream.TextMessage, b); err != nil {
+		cl.t.Fatal(err)
+	}
+}
+
+// next returns the next message, which must be of type typ, with its
+// payload decoded into v (if not nil).
+func (cl *client) next(typ string, v any) stream.WSMessage {
+	cl.t.Helper()
+	select {
+	case m, ok := <-cl.msgs:
+		if !ok {
+			cl.t.Fatalf("connection ended waiting for %q: %v", typ, cl.err)
+		}
+		if m.Type != typ {
+			cl.t.Fatalf("got %s %s, want a %q message", m.Type, m.Payload, typ)
+		}
+		if v != nil {
+			if err := json.Unmarshal(m.Payload, v); err != nil {
+				cl.t.Fatalf("%s payload %s: %v", typ, m.Payload, err)
+			}
+		}
+		return m
+	case <-time.After(10 * time.Second):
+		cl.t.Fatalf("no %q message within 10s", typ)
+	}
+	return stream.WSMessage{}
+}
+
+// join joins room as name and returns what the server sent back; it
+// also reads the presence message announcing itself.
+func (cl *client) join(name, room string) joined {
+	cl.t.Helper()
+	cl.send(typeJoin, joinRequest{Name: name, Room: room})
+	var j joined
+	m := cl.next(typeJoined, &j)
+	// Pages iterate over both lists: they must be arrays, never null.
+	if !strings.Contains(string(m.Payload), `"history":[`) || !strings.Contains(string(m.Payload), `"members":[`) {
+		cl.t.Fatalf("joined %s", m.Payload)
+	}
+	var p presence
+	cl.next(typePresence, &p)
+	if p.Name != name || p.Event != "join" || p.Room != room {
+		cl.t.Fatalf("presence after joining: %+v", p)
+	}
+	return j
+}
+
+func (cl *client) say(text string) {
+	cl.t.Helper()
+	cl.send(typeSay, sayRequest{Text: text})
+}
+
+// closed returns the close status the connection ended with.
+func (cl *client) closed() stream.StatusCode {
+	cl.t.Helper()
+	for {
+		select {
+		case _, ok := <-cl.msgs:
+			if !ok {
+				return stream.CloseStatus(cl.err)
+			}
+		case <-time.After(10 * time.Second):
+			cl.t.Fatal("connection still open after 10s")
 		}
 	}
-	c.t.Fatalf("stream ended: %v", c.sc.Err())
-	return message{}
 }
 
 func TestPage(t *testing.T) {
 	_, ts := testServer(t)
 	for path, want := range map[string]string{
-		"/":         "text/html",
-		"/chat.js":  "text/javascript",
-		"/chat.css": "text/css",
+		"/":            "text/html",
+		"/chat.js":     "text/javascript",
+		"/chat.css":    "text/css",
+		"/favicon.svg": "image/svg+xml",
 	} {
 		resp, err := http.Get(ts.URL + path)
 		if err != nil {
@@ -108,141 +166,374 @@ func TestPage(t *testing.T) {
 			t.Errorf("GET %s: Content-Security-Policy %q", path, csp)
 		}
 	}
-	resp, err := http.Get(ts.URL + "/nope")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNotFound {
-		t.Errorf("GET /nope: %s", resp.Status)
-	}
-}
-
-func TestSendRejects(t *testing.T) {
-	s, ts := testServer(t)
-	tests := []struct {
-		name, contentType, body string
-		status                  int
-		want                    string
-	}{
-		{"not JSON", "text/plain", `{"name":"a","text":"b"}`, http.StatusUnsupportedMediaType, "application/json"},
-		{"invalid JSON", "application/json", `{"name":`, http.StatusBadRequest, "invalid JSON"},
-		{"unknown field", "application/json", `{"name":"a","text":"b","admin":true}`, http.StatusBadRequest, "unknown field"},
-		{"two values", "application/json", `{"name":"a","text":"b"}{}`, http.StatusBadRequest, "more than one"},
-		{"no name", "application/json", `{"name":"  ","text":"b"}`, http.StatusBadRequest, "required"},
-		{"no text", "application/json", `{"name":"a"}`, http.StatusBadRequest, "required"},
-		{"long name", "application/json", `{"name":"` + strings.Repeat("é", 33) + `","text":"b"}`, http.StatusBadRequest, "name longer"},
-		{"long text", "application/json", `{"name":"a","text":"` + strings.Repeat("x", 1001) + `"}`, http.StatusBadRequest, "text longer"},
-		{"body too large", "application/json", `{"name":"a","text":"` + strings.Repeat("x", 5000) + `"}`, http.StatusRequestEntityTooLarge, "larger than 4096"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			status, body, _ := post(t, ts.URL, tt.contentType, tt.body)
-			if status != tt.status || !strings.Contains(body, tt.want) {
-				t.Fatalf("got %d %q, want %d mentioning %q", status, body, tt.status, tt.want)
-			}
-		})
-	}
-
-	for _, method := range []string{http.MethodGet, http.MethodPut, http.MethodDelete} {
-		req, _ := http.NewRequest(method, ts.URL+"/send", nil)
-		resp, err := http.DefaultClient.Do(req)
+	for path, want := range map[string]int{"/nope": http.StatusNotFound, "/static/index.html": http.StatusNotFound} {
+		resp, err := http.Get(ts.URL + path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "POST" {
-			t.Errorf("%s /send: %s, Allow %q; want 405, Allow: POST", method, resp.Status, resp.Header.Get("Allow"))
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %s, want %d", path, resp.Status, want)
 		}
-	}
-	if n := s.broker.Stats().Published; n != 0 {
-		t.Errorf("rejected messages published %d events", n)
 	}
 }
 
-func TestChatDeliversAndResumes(t *testing.T) {
+// TestRooms: members of a room hear each other, nobody else does, and
+// presence follows joins and leaves.
+func TestRooms(t *testing.T) {
 	_, ts := testServer(t)
-	alice := subscribe(t, ts.URL, "")
-	bob := subscribe(t, ts.URL, "")
+	alice, bob, carol := dial(t, ts.URL), dial(t, ts.URL), dial(t, ts.URL)
 
-	if status, body, _ := post(t, ts.URL, "application/json; charset=utf-8", `{"name":" alice ","text":"<b>hi</b>"}`); status != http.StatusNoContent {
-		t.Fatalf("send: %d %q", status, body)
+	if j := alice.join("alice", "lobby"); j.Room != "lobby" || j.Name != "alice" || fmt.Sprint(j.Members) != "[alice]" || len(j.History) != 0 {
+		t.Fatalf("alice joined %+v", j)
 	}
-	for _, c := range []*chatStream{alice, bob} {
-		m := c.next()
-		if m.Name != "alice" || m.Text != "<b>hi</b>" || time.Since(m.Time) > time.Minute {
+	if j := bob.join("bob", "lobby"); fmt.Sprint(j.Members) != "[alice bob]" {
+		t.Fatalf("bob joined %+v", j)
+	}
+	var p presence
+	alice.next(typePresence, &p)
+	if fmt.Sprint(p) != fmt.Sprint(presence{Room: "lobby", Name: "bob", Event: "join", Members: []string{"alice", "bob"}}) {
+		t.Fatalf("alice saw %+v", p)
+	}
+	carol.join("carol", "kitchen")
+
+	alice.say("  <b>hi</b> bob ")
+	for _, cl := range []*client{alice, bob} {
+		var m chatMessage
+		env := cl.next(typeMessage, &m)
+		if m.Name != "alice" || m.Text != "<b>hi</b> bob" || time.Since(m.Time) > time.Minute || env.SenderID != "alice" || env.Ts == 0 {
+			t.Fatalf("got %+v in %+v", m, env)
+		}
+	}
+	// The hub puts all room broadcasts in one order: had carol been sent
+	// alice's message, it would come before her own.
+	carol.say("anyone?")
+	var m chatMessage
+	if carol.next(typeMessage, &m); m.Name != "carol" || m.Text != "anyone?" {
+		t.Fatalf("carol got %+v", m)
+	}
+
+	// Bob moves to the kitchen: the lobby sees him leave, the kitchen
+	// sees him come, and he hears the kitchen from then on.
+	bob.send(typeJoin, joinRequest{Name: "bob", Room: "kitchen"})
+	var j joined
+	bob.next(typeJoined, &j)
+	if j.Room != "kitchen" || fmt.Sprint(j.Members) != "[bob carol]" || len(j.History) != 1 || j.History[0].Text != "anyone?" {
+		t.Fatalf("bob joined the kitchen: %+v", j)
+	}
+	bob.next(typePresence, &p)
+	alice.next(typePresence, &p)
+	if p.Name != "bob" || p.Event != "leave" || p.Room != "lobby" || fmt.Sprint(p.Members) != "[alice]" {
+		t.Fatalf("alice saw %+v", p)
+	}
+	carol.next(typePresence, &p)
+	if p.Name != "bob" || p.Event != "join" || p.Room != "kitchen" {
+		t.Fatalf("carol saw %+v", p)
+	}
+	carol.say("hello bob")
+	for _, cl := range []*client{bob, carol} {
+		if cl.next(typeMessage, &m); m.Text != "hello bob" {
 			t.Fatalf("got %+v", m)
 		}
 	}
 
-	// Bob's connection drops; messages sent meanwhile reach him when his
-	// page reconnects with the last ID it saw, as EventSource does.
-	bob.resp.Body.Close()
-	post(t, ts.URL, "application/json", `{"name":"alice","text":"are you there?"}`)
-	post(t, ts.URL, "application/json", `{"name":"alice","text":"hello?"}`)
-	bob = subscribe(t, ts.URL, bob.lastID)
-	for _, want := range []string{"are you there?", "hello?"} {
-		if m := bob.next(); m.Text != want {
-			t.Fatalf("after resuming, got %q, want %q", m.Text, want)
-		}
+	// Leaving: carol is told, bob sees it. A closed connection leaves too.
+	carol.send(typeLeave, nil)
+	var left map[string]string
+	carol.next(typeLeft, &left)
+	if left["room"] != "kitchen" {
+		t.Fatalf("left %v", left)
 	}
-	post(t, ts.URL, "application/json", `{"name":"bob","text":"back"}`)
-	if m := bob.next(); m.Text != "back" {
-		t.Fatalf("live after resume: got %q", m.Text)
+	bob.next(typePresence, &p)
+	if p.Name != "carol" || p.Event != "leave" || fmt.Sprint(p.Members) != "[bob]" {
+		t.Fatalf("bob saw %+v", p)
 	}
-	for _, want := range []string{"are you there?", "hello?", "back"} {
-		if m := alice.next(); m.Text != want {
-			t.Fatalf("alice got %q, want %q", m.Text, want)
+	carol.join("carol", "kitchen")
+	bob.next(typePresence, nil)
+	bob.c.Close()
+	carol.next(typePresence, &p)
+	if p.Name != "bob" || p.Event != "leave" || fmt.Sprint(p.Members) != "[carol]" {
+		t.Fatalf("carol saw %+v after bob's connection closed", p)
+	}
+}
+
+// TestHistory: a joiner is sent the room's last historyLen messages,
+// oldest first, and only its room's.
+func TestHistory(t *testing.T) {
+	_, ts := testServer(t)
+	alice, other := dial(t, ts.URL), dial(t, ts.URL)
+	alice.join("alice", "lobby")
+	other.join("olga", "elsewhere")
+	other.say("not for the lobby")
+	other.next(typeMessage, nil)
+	const n = historyLen + 7
+	for i := range n {
+		alice.say(fmt.Sprintf("message %d", i))
+		alice.next(typeMessage, nil)
+	}
+	bob := dial(t, ts.URL)
+	j := bob.join("bob", "lobby")
+	if len(j.History) != historyLen {
+		t.Fatalf("history of %d messages, want %d", len(j.History), historyLen)
+	}
+	for i, m := range j.History {
+		if want := fmt.Sprintf("message %d", n-historyLen+i); m.Text != want || m.Name != "alice" {
+			t.Fatalf("history[%d] = %+v, want %q", i, m, want)
 		}
 	}
 }
 
-// TestRun starts the whole program on a free port, checks /debug/vars,
-// and shuts it down with an open event stream.
-func TestRun(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// TestRejects: every bad request is answered with an error message and
+// the connection stays usable; names are unique within a room.
+func TestRejects(t *testing.T) {
+	s, ts := testServer(t)
+	alice := dial(t, ts.URL)
+	alice.join("alice", "lobby")
+	cl := dial(t, ts.URL)
+	tests := []struct {
+		name string
+		msg  string // sent as is
+		want string // in the error
+	}{
+		{"not JSON", `hello`, "invalid message"},
+		{"unknown type", `{"type":"shout","payload":{}}`, "unknown message type"},
+		{"join without payload", `{"type":"join"}`, "payload is required"},
+		{"join with unknown field", `{"type":"join","payload":{"name":"a","room":"b","admin":true}}`, "unknown field"},
+		{"no name", `{"type":"join","payload":{"name":"  ","room":"lobby"}}`, "name is required"},
+		{"no room", `{"type":"join","payload":{"name":"bob"}}`, "room is required"},
+		{"long name", `{"type":"join","payload":{"name":"` + strings.Repeat("é", maxNameLen+1) + `","room":"lobby"}}`, "name longer than 32"},
+		{"long room", `{"type":"join","payload":{"name":"bob","room":"` + strings.Repeat("r", maxRoomLen+1) + `"}}`, "room longer than 32"},
+		{"control characters", `{"type":"join","payload":{"name":"bo\u0007b","room":"lobby"}}`, "control characters"},
+		{"name taken", `{"type":"join","payload":{"name":"alice","room":"lobby"}}`, `name "alice" is taken`},
+		{"say before joining", `{"type":"say","payload":{"text":"hi"}}`, "join a room first"},
+		{"leave before joining", `{"type":"leave"}`, "not in a room"},
 	}
-	url := "http://" + ln.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, ln, slog.New(slog.NewTextHandler(t.Output(), nil))) }()
-
-	stream := subscribe(t, url, "")
-	post(t, url, "application/json", `{"name":"a","text":"b"}`)
-	stream.next()
-
-	resp, err := http.Get(url + "/debug/vars")
-	if err != nil {
-		t.Fatal(err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cl.t = t
+			if err := cl.c.WriteMessage(stream.TextMessage, []byte(tt.msg)); err != nil {
+				t.Fatal(err)
+			}
+			var e map[string]string
+			cl.next(typeError, &e)
+			if !strings.Contains(e["error"], tt.want) {
+				t.Fatalf("error %q, want it to mention %q", e["error"], tt.want)
+			}
+		})
 	}
-	var vars struct {
-		Chat struct {
-			Subscribers int `json:"subscribers"`
-			Published   int `json:"published"`
-		} `json:"chat"`
-	}
-	err = json.NewDecoder(resp.Body).Decode(&vars)
-	resp.Body.Close()
-	if err != nil || vars.Chat.Subscribers != 1 || vars.Chat.Published != 1 {
-		t.Fatalf("/debug/vars chat = %+v, %v; want 1 subscriber, 1 published", vars.Chat, err)
-	}
-
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run = %v", err)
+	cl.t = t
+	cl.join("bob", "lobby")
+	alice.next(typePresence, nil)
+	for _, tt := range []struct{ text, want string }{
+		{"   ", "text is required"},
+		{strings.Repeat("x", maxTextLen+1), "text longer than 1000"},
+	} {
+		cl.say(tt.text)
+		var e map[string]string
+		if cl.next(typeError, &e); !strings.Contains(e["error"], tt.want) {
+			t.Fatalf("error %q, want %q", e["error"], tt.want)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("run did not return after its context ended")
 	}
-	if _, err := io.ReadAll(stream.resp.Body); err != nil {
-		t.Fatalf("event stream did not end cleanly: %v", err)
+	cl.say(strings.Repeat("é", maxTextLen)) // at the limit: 2000 bytes
+	var m chatMessage
+	if cl.next(typeMessage, &m); len(m.Text) != 2*maxTextLen {
+		t.Fatalf("message of %d bytes", len(m.Text))
 	}
-	if _, err := http.Get(url); err == nil {
+	if st := s.hub.Stats(); st.Connections != 2 || st.Rooms != 1 {
+		t.Fatalf("hub stats %+v", st)
+	}
+}
+
+// TestCloses: a message over the read limit closes the connection with
+// 1009, a binary one with 1003.
+func TestCloses(t *testing.T) {
+	_, ts := testServer(t)
+	for _, tt := range []struct {
+		name string
+		mt   stream.MessageType
+		p    []byte
+		want stream.StatusCode
+	}{
+		{"too big", stream.TextMessage, []byte(`{"type":"say","payload":{"text":"` + strings.Repeat("x", readLimit) + `"}}`), stream.StatusMessageTooBig},
+		{"binary", stream.BinaryMessage, []byte(`{"type":"leave"}`), stream.StatusUnsupportedData},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cl := dial(t, ts.URL)
+			cl.c.WriteMessage(tt.mt, tt.p)
+			if got := cl.closed(); got != tt.want {
+				t.Fatalf("closed with %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestRoomLimit: at most maxRooms rooms are kept; the empty one used
+// longest ago is forgotten for a new one, and with none empty a new room
+// is refused.
+func TestRoomLimit(t *testing.T) {
+	s, ts := testServer(t)
+	cl := dial(t, ts.URL)
+	cl.join("a", "first")
+	cl.say("kept while someone is here")
+	cl.next(typeMessage, nil)
+	for i := range maxRooms - 1 {
+		cl.send(typeJoin, joinRequest{Name: "a", Room: fmt.Sprint("room ", i)})
+		cl.next(typeJoined, nil)
+		cl.next(typePresence, nil)
+	}
+	s.chat.mu.Lock()
+	n := len(s.chat.rooms)
+	s.chat.mu.Unlock()
+	if n != maxRooms {
+		t.Fatalf("%d rooms, want %d", n, maxRooms)
+	}
+	// "first" is empty and the oldest: it goes, with its history.
+	other := dial(t, ts.URL)
+	other.join("b", "new")
+	cl.send(typeJoin, joinRequest{Name: "a", Room: "first"})
+	var j joined
+	cl.next(typeJoined, &j)
+	cl.next(typePresence, nil)
+	if len(j.History) != 0 {
+		t.Fatalf("forgotten room kept its history: %+v", j.History)
+	}
+	// Fill every room with someone: a new room is refused.
+	s.chat.mu.Lock()
+	var names []string
+	for name, r := range s.chat.rooms {
+		if len(r.members) == 0 {
+			names = append(names, name)
+		}
+	}
+	s.chat.mu.Unlock()
+	for _, name := range names {
+		c := dial(t, ts.URL)
+		c.join("x", name)
+	}
+	cl.send(typeJoin, joinRequest{Name: "a", Room: "one too many"})
+	var e map[string]string
+	if cl.next(typeError, &e); !strings.Contains(e["error"], "too many rooms") {
+		t.Fatalf("error %q", e["error"])
+	}
+}
+
+// feedEvent is an activity event as a test sees it.
+type feedEvent struct{ id, name, data string }
+
+func nextFeed(t *testing.T, c *stream.SSEClient) feedEvent {
+	t.Helper()
+	e, err := c.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return feedEvent{e.ID, e.Name, e.Data}
+}
+
+// TestFeedResumes: the activity feed reports joins, leaves and message
+// counts, and a client that reconnects with its last event ID gets what
+// it missed, nothing twice.
+func TestFeedResumes(t *testing.T) {
+	_, ts := testServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	feed, err := stream.ConnectSSE(ctx, ts.URL+"/events", stream.SSEClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer feed.Close()
+
+	alice := dial(t, ts.URL)
+	alice.join("alice", "lobby")
+	alice.say("one")
+	alice.next(typeMessage, nil)
+	want := []feedEvent{
+		{name: "join", data: `{"room":"lobby","name":"alice","event":"join","members":["alice"]}`},
+		{name: "messages", data: `{"room":"lobby","count":1}`},
+	}
+	var ids []string
+	for _, w := range want {
+		got := nextFeed(t, feed)
+		if got.name != w.name || got.data != w.data || got.id == "" {
+			t.Fatalf("feed event %+v, want %+v", got, w)
+		}
+		ids = append(ids, got.id)
+	}
+	feed.Close()
+
+	// While the feed is away: two more messages, bob comes and goes.
+	alice.say("two")
+	alice.next(typeMessage, nil)
+	bob := dial(t, ts.URL)
+	bob.join("bob", "lobby")
+	alice.next(typePresence, nil)
+	bob.send(typeLeave, nil)
+	bob.next(typeLeft, nil)
+	alice.next(typePresence, nil)
+	alice.say("three")
+	alice.next(typeMessage, nil)
+
+	feed, err = stream.ConnectSSE(ctx, ts.URL+"/events", stream.SSEClientConfig{LastEventID: ids[len(ids)-1]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer feed.Close()
+	want = []feedEvent{
+		{name: "messages", data: `{"room":"lobby","count":2}`},
+		{name: "join", data: `{"room":"lobby","name":"bob","event":"join","members":["alice","bob"]}`},
+		{name: "leave", data: `{"room":"lobby","name":"bob","event":"leave","members":["alice"]}`},
+		{name: "messages", data: `{"room":"lobby","count":3}`},
+	}
+	for _, w := range want {
+		got := nextFeed(t, feed)
+		if got.name != w.name || got.data != w.data {
+			t.Fatalf("after resuming, feed event %+v, want %+v", got, w)
+		}
+		for _, id := range ids {
+			if got.id == id {
+				t.Fatalf("event %s sent twice", id)
+			}
+		}
+		ids = append(ids, got.id)
+	}
+}
+
+// TestRun runs the whole program: /debug/vars shows the hub and the
+// feed, and shutdown closes WebSocket connections with 1001 and ends the
+// feed.
+func TestRun(t *testing.T) {
+	exampletest.CheckGoroutines(t)
+	in := exampletest.Start(t, run)
+	alice := dial(t, in.URL)
+	alice.join("alice", "lobby")
+	resp, err := http.Get(in.URL + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+
+	var stats chatStats
+	exampletest.Vars(t, in.URL, "chat", &stats)
+	if stats.Hub.Connections != 1 || stats.Hub.Rooms != 1 || stats.Activity.Published != 1 {
+		t.Fatalf("/debug/vars chat = %+v", stats)
+	}
+	// The feed stream is counted once the broker has it: read its first
+	// bytes (the starting ID) first.
+	if _, err := resp.Body.Read(make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if exampletest.Vars(t, in.URL, "chat", &stats); stats.Activity.Subscribers != 1 {
+		t.Fatalf("/debug/vars chat activity = %+v", stats.Activity)
+	}
+
+	in.Signal()
+	if code := alice.closed(); code != stream.StatusGoingAway {
+		t.Fatalf("closed with %v, want 1001", code)
+	}
+	if _, err := io.ReadAll(resp.Body); err != nil {
+		t.Fatalf("feed did not end cleanly: %v", err)
+	}
+	in.Stop(t)
+	if _, err := http.Get(in.URL); err == nil {
 		t.Fatal("server still answers after shutdown")
 	}
 }

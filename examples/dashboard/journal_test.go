@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stdrealtime/realtime/examples/internal/exampletest"
 )
 
 func appendN(j *journal, n int) {
@@ -40,7 +42,7 @@ func fileLines(t *testing.T, path string) []string {
 func TestJournalBoundedAndReloaded(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j")
 	const keep = 5
-	j, err := openJournal(path, keep, testLogger(t))
+	j, err := openJournal(path, keep, exampletest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +55,7 @@ func TestJournalBoundedAndReloaded(t *testing.T) {
 	name := j.Stream()
 	j.Close()
 
-	j, err = openJournal(path, keep, testLogger(t))
+	j, err = openJournal(path, keep, exampletest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +99,7 @@ func TestJournalDamagedFile(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tt.content), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			j, err := openJournal(path, 10, testLogger(t))
+			j, err := openJournal(path, 10, exampletest.Logger(t))
 			if err != nil {
 				t.Fatal(err)
 			}

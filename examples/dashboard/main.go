@@ -22,20 +22,16 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
-	"expvar"
 	"flag"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	"github.com/stdrealtime/realtime/examples/internal/exampleserver"
 	"github.com/stdrealtime/realtime/stream"
 )
 
@@ -160,14 +156,13 @@ func (s *server) routes() http.Handler {
 	if err != nil {
 		panic(err) // the directory is embedded at build time
 	}
-	page := securityHeaders(http.FileServerFS(files))
+	page := exampleserver.Pages(files)
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", page)
 	mux.Handle("GET /dashboard.js", page)
 	mux.Handle("GET /dashboard.css", page)
 	mux.Handle("GET /favicon.svg", page)
 	mux.Handle("GET /events", s.broker)
-	mux.Handle("GET /debug/vars", expvar.Handler())
 	return s.countRequests(mux)
 }
 
@@ -179,32 +174,10 @@ func (s *server) countRequests(h http.Handler) http.Handler {
 	})
 }
 
-// securityHeaders keeps the page to its own scripts, styles and images.
-func securityHeaders(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		h.ServeHTTP(w, r)
-	})
-}
-
-// The running broker's Stats are published once, as "dashboard" in
-// /debug/vars.
-var (
-	statsOnce   sync.Once
-	statsBroker atomic.Pointer[stream.SSEBroker]
-)
-
-func publishStats(b *stream.SSEBroker) {
-	statsBroker.Store(b)
-	statsOnce.Do(func() {
-		expvar.Publish("dashboard", expvar.Func(func() any { return statsBroker.Load().Stats() }))
-	})
-}
-
 // run serves the dashboard on ln until ctx ends, then shuts down
 // gracefully: sampling stops first, so the last sample published is in
-// the journal, then the event streams end and the server closes.
+// the journal, then the event streams end and the server closes. The
+// broker's Stats are "dashboard" in /debug/vars.
 func run(ctx context.Context, ln net.Listener, cfg config, log *slog.Logger) error {
 	s, err := newServer(cfg, log)
 	if err != nil {
@@ -212,18 +185,6 @@ func run(ctx context.Context, ln net.Listener, cfg config, log *slog.Logger) err
 		return err
 	}
 	defer s.journal.Close()
-	publishStats(s.broker)
-	srv := &http.Server{
-		Handler:           s.routes(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		// No WriteTimeout: it would cut the event streams short. The
-		// broker bounds each of its writes instead.
-	}
-	// Shutdown closes the listener, then waits for handlers to return;
-	// closing the broker ends the event streams, which never would.
-	srv.RegisterOnShutdown(func() { s.broker.Close() })
 
 	// The first sample is in the replay ring before any page connects,
 	// so every page starts from a sample's ID.
@@ -238,53 +199,28 @@ func run(ctx context.Context, ln net.Listener, cfg config, log *slog.Logger) err
 		defer close(sampled)
 		s.sample(sampleCtx)
 	}()
-	stop := func() {
-		stopSampling()
-		<-sampled
-	}
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		stop()
-		s.broker.Close()
-		return err
-	case <-ctx.Done():
+	srv := &exampleserver.Server{
+		Name:    "dashboard",
+		Handler: s.routes(),
+		Logger:  log,
+		Stats:   func() any { return s.broker.Stats() },
+		OnShutdown: []func(){
+			func() { stopSampling(); <-sampled },
+			func() { s.broker.Close() },
+		},
 	}
-	log.Info("shutting down")
-	stop()
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
+	return srv.Serve(ctx, ln)
 }
 
 func main() {
 	cfg := defaultConfig()
-	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	flag.DurationVar(&cfg.interval, "interval", cfg.interval, "time between samples")
 	flag.DurationVar(&cfg.heartbeat, "heartbeat", cfg.heartbeat, "longest silence on an event stream before a heartbeat comment (negative: none)")
 	flag.DurationVar(&cfg.retry, "retry", cfg.retry, "reconnection delay sent to pages")
 	flag.StringVar(&cfg.journal, "journal", "", "file keeping the last samples across restarts (empty: memory only)")
 	flag.IntVar(&cfg.keep, "keep", cfg.keep, "samples kept for pages that reconnect")
-	flag.Parse()
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		log.Error("listen", "err", err)
-		os.Exit(1)
-	}
-	fmt.Printf("dashboard: open http://%s/ (Ctrl-C to stop)\n", ln.Addr())
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err = run(ctx, ln, cfg, log)
-	stop()
-	if err != nil {
-		log.Error("serve", "err", err)
-		os.Exit(1)
-	}
+	exampleserver.Main("dashboard", "open it in a browser", func(ctx context.Context, ln net.Listener, log *slog.Logger) error {
+		return run(ctx, ln, cfg, log)
+	})
 }

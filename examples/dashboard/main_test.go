@@ -15,12 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stdrealtime/realtime/examples/internal/exampletest"
 	"github.com/stdrealtime/realtime/stream"
 )
-
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(t.Output(), nil))
-}
 
 func testConfig() config {
 	cfg := defaultConfig()
@@ -34,7 +31,7 @@ func testConfig() config {
 // sampling: the test publishes samples itself.
 func testServer(t *testing.T, cfg config) (*server, *httptest.Server) {
 	t.Helper()
-	s, err := newServer(cfg, testLogger(t))
+	s, err := newServer(cfg, exampletest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,42 +141,12 @@ func (d *switchDialer) dial(ctx context.Context, network, _ string) (net.Conn, e
 	return nd.DialContext(ctx, network, *d.addr.Load())
 }
 
-// instance is one run of the whole program.
-type instance struct {
-	addr   string
-	cancel context.CancelFunc
-	done   chan error
-}
-
-func startInstance(t *testing.T, cfg config) *instance {
+// startInstance runs the whole program on a free port.
+func startInstance(t *testing.T, cfg config) *exampletest.Instance {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	in := &instance{addr: ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
-	go func() { in.done <- run(ctx, ln, cfg, testLogger(t)) }()
-	t.Cleanup(func() { in.stop(t) })
-	return in
-}
-
-// stop shuts the instance down and waits for run to return.
-func (in *instance) stop(t *testing.T) {
-	t.Helper()
-	if in.done == nil {
-		return
-	}
-	in.cancel()
-	select {
-	case err := <-in.done:
-		if err != nil {
-			t.Errorf("run = %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("run did not return after its context ended")
-	}
-	in.done = nil
+	return exampletest.Start(t, func(ctx context.Context, ln net.Listener, log *slog.Logger) error {
+		return run(ctx, ln, cfg, log)
+	})
 }
 
 // TestResumeAcrossRestart runs the program, reads samples with a client
@@ -213,7 +180,7 @@ func TestResumeAcrossRestart(t *testing.T) {
 			defer tr.CloseIdleConnections()
 
 			first := startInstance(t, cfg)
-			d.addr.Store(&first.addr)
+			d.addr.Store(&first.Addr)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			c, err := stream.ConnectSSE(ctx, "http://dashboard/events", stream.SSEClientConfig{
@@ -244,9 +211,9 @@ func TestResumeAcrossRestart(t *testing.T) {
 				}
 			}
 			read(tt.before)
-			first.stop(t)
+			first.Stop(t)
 			second := startInstance(t, cfg)
-			d.addr.Store(&second.addr)
+			d.addr.Store(&second.Addr)
 			read(tt.after)
 			if tt.wantGap {
 				t.Fatal("no gap event after a restart without journal")
@@ -268,8 +235,9 @@ func TestResumeAcrossRestart(t *testing.T) {
 // TestRun starts the whole program on a free port, checks /debug/vars,
 // and shuts it down with an open event stream.
 func TestRun(t *testing.T) {
+	exampletest.CheckGoroutines(t)
 	in := startInstance(t, testConfig())
-	url := "http://" + in.addr
+	url := in.URL
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, err := stream.ConnectSSE(ctx, url+"/events", stream.SSEClientConfig{})
@@ -281,20 +249,13 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	resp, err := http.Get(url + "/debug/vars")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var vars struct {
-		Dashboard stream.SSEBrokerStats `json:"dashboard"`
-	}
-	err = json.NewDecoder(resp.Body).Decode(&vars)
-	resp.Body.Close()
-	if err != nil || vars.Dashboard.Subscribers != 1 || vars.Dashboard.Published < 2 {
-		t.Fatalf("/debug/vars dashboard = %+v, %v; want 1 subscriber, 2 or more published", vars.Dashboard, err)
+	var stats stream.SSEBrokerStats
+	exampletest.Vars(t, url, "dashboard", &stats)
+	if stats.Subscribers != 1 || stats.Published < 2 {
+		t.Fatalf("/debug/vars dashboard = %+v; want 1 subscriber, 2 or more published", stats)
 	}
 
-	in.stop(t)
+	in.Stop(t)
 	if _, err := http.Get(url); err == nil {
 		t.Fatal("server still answers after shutdown")
 	}
@@ -312,7 +273,7 @@ func TestNewServerRejectsBadConfig(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := testConfig()
 			tt.edit(&cfg)
-			if s, err := newServer(cfg, testLogger(t)); err == nil {
+			if s, err := newServer(cfg, exampletest.Logger(t)); err == nil {
 				s.broker.Close()
 				t.Fatal("newServer accepted it")
 			}

@@ -1,39 +1,49 @@
 // Command echo serves a WebSocket echo endpoint at /ws: every message is
 // sent back with its own type. Any origin is accepted and messages up to
-// 16 MiB are read. It shuts down gracefully on SIGINT or SIGTERM.
+// 16 MiB are read. It shuts down gracefully on SIGINT or SIGTERM, closing
+// connections with 1001 Going Away; /debug/vars counts connections and
+// messages.
 //
-//	go run ./examples/echo -addr 127.0.0.1:9001
+//	go run ./examples/echo
 package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"log"
+	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
-	"time"
+	"sync/atomic"
 
+	"github.com/stdrealtime/realtime/examples/internal/exampleserver"
 	"github.com/stdrealtime/realtime/stream"
 )
 
+// echoStats are the echo server's counters, "echo" in /debug/vars.
+type echoStats struct {
+	Connections int    `json:"connections"` // open now
+	Accepted    uint64 `json:"accepted"`    // upgraded in all
+	Messages    uint64 `json:"messages"`    // echoed in all
+}
+
+// counters are the running totals behind echoStats.
+type counters struct {
+	accepted, messages atomic.Uint64
+}
+
 // newHandler returns the echo endpoint; connections are tracked by tr so
 // shutdown can close them with 1001.
-func newHandler(tr *stream.Tracker) http.Handler {
+func newHandler(tr *stream.Tracker, n *counters) http.Handler {
 	cfg := stream.WSConfig{
 		ReadLimit:   16 << 20,
 		CheckOrigin: func(*http.Request) bool { return true },
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
-		c, err := stream.Upgrade(w, r, cfg)
+		c, err := tr.Upgrade(w, r, cfg)
 		if err != nil {
 			return // Upgrade has answered the request
 		}
-		tr.Track(c)
+		n.accepted.Add(1)
 		for {
 			mt, p, err := c.ReadMessage()
 			if err != nil {
@@ -42,46 +52,28 @@ func newHandler(tr *stream.Tracker) http.Handler {
 			if err := c.WriteMessage(mt, p); err != nil {
 				return
 			}
+			n.messages.Add(1)
 		}
 	})
 	return mux
 }
 
-// serve runs the server on l until ctx is done, then shuts it down.
-func serve(ctx context.Context, l net.Listener) error {
+// run serves on ln until ctx is done, then shuts down.
+func run(ctx context.Context, ln net.Listener, log *slog.Logger) error {
 	var tr stream.Tracker
-	srv := &http.Server{Handler: newHandler(&tr), ReadHeaderTimeout: 10 * time.Second}
-	srv.RegisterOnShutdown(tr.CloseAll)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
+	var n counters
+	srv := &exampleserver.Server{
+		Name:    "echo",
+		Handler: newHandler(&tr, &n),
+		Logger:  log,
+		Tracker: &tr,
+		Stats: func() any {
+			return echoStats{Connections: tr.Len(), Accepted: n.accepted.Load(), Messages: n.messages.Load()}
+		},
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := srv.Shutdown(sctx)
-	if werr := tr.Shutdown(sctx); err == nil {
-		err = werr
-	}
-	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
-		err = serr
-	}
-	return err
+	return srv.Serve(ctx, ln)
 }
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:9001", "listen address")
-	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	l, err := net.Listen("tcp", *addr)
-	if err != nil {
-		log.Fatal(err)
-	}
-	log.Printf("echo: serving ws://%s/ws", l.Addr())
-	if err := serve(ctx, l); err != nil {
-		log.Fatal(err)
-	}
+	exampleserver.Main("echo", "echoes WebSocket messages at /ws", run)
 }

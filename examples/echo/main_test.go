@@ -3,27 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
-	"runtime"
 	"testing"
 	"time"
 
+	"github.com/stdrealtime/realtime/examples/internal/exampletest"
 	"github.com/stdrealtime/realtime/stream"
 )
 
 func TestEchoAndShutdown(t *testing.T) {
-	before := runtime.NumGoroutine()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, l) }()
+	exampletest.CheckGoroutines(t)
+	in := exampletest.Start(t, run)
 
 	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer dcancel()
-	c, _, err := stream.Dial(dctx, "ws://"+l.Addr().String()+"/ws", stream.DialConfig{ReadLimit: 16 << 20, Header: map[string][]string{"Origin": {"https://anywhere.example"}}})
+	c, _, err := stream.Dial(dctx, "ws://"+in.Addr+"/ws", stream.DialConfig{ReadLimit: 16 << 20, Header: map[string][]string{"Origin": {"https://anywhere.example"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,19 +38,16 @@ func TestEchoAndShutdown(t *testing.T) {
 			t.Fatalf("echo of %d bytes: type %v, %d bytes, %v", len(tt.p), mt, len(p), err)
 		}
 	}
+	var stats echoStats
+	exampletest.Vars(t, in.URL, "echo", &stats)
+	if stats != (echoStats{Connections: 1, Accepted: 1, Messages: uint64(len(tests))}) {
+		t.Fatalf("/debug/vars echo = %+v", stats)
+	}
+
 	// Shutdown closes the connection with 1001.
-	cancel()
+	in.Signal()
 	if _, _, err := c.ReadMessage(); stream.CloseStatus(err) != stream.StatusGoingAway {
 		t.Fatalf("after shutdown: %v", err)
 	}
-	if err := <-done; err != nil {
-		t.Fatalf("serve: %v", err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines, %d before", runtime.NumGoroutine(), before)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	in.Stop(t)
 }
