@@ -16,7 +16,7 @@ func TestEchoAndShutdown(t *testing.T) {
 
 	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer dcancel()
-	c, _, err := stream.Dial(dctx, "ws://"+in.Addr+"/ws", stream.DialConfig{ReadLimit: 16 << 20, Header: map[string][]string{"Origin": {"https://anywhere.example"}}})
+	c, _, err := stream.Dial(dctx, "ws://"+in.Addr+"/ws", stream.DialConfig{ReadLimit: 16 << 20, WriteTimeout: time.Minute, Header: map[string][]string{"Origin": {"https://anywhere.example"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
