@@ -18,6 +18,60 @@
 // opens one as a client. A connection has one reader and any number of
 // concurrent writers. Hub broadcasts messages to many connections.
 //
+// # Limits and security
+//
+// The opening handshake is an HTTP request read by net/http before
+// Upgrade or Subscribe runs, so its bounds are http.Server's own: set
+// ReadHeaderTimeout (a client dripping its headers is cut off when it
+// expires, with a 400 at most; 5 s is plenty) and MaxHeaderBytes (larger
+// headers are answered 431; the default of 1 MiB is generous, 16–64 KiB
+// suits WebSocket and SSE requests). ReadTimeout and IdleTimeout may be
+// set too: a hijacked WebSocket connection has its deadlines cleared, and
+// an SSE stream is past its request. Leave WriteTimeout at 0 for servers
+// that stream: SSEBroker bounds each of its writes with its own
+// WriteTimeout, and a WebSocketConn with WSConfig.WriteTimeout. On the
+// client side Dial bounds the TCP and TLS connection and the whole
+// handshake by its context.
+//
+// Once upgraded, a connection is bounded by WSConfig: ReadLimit caps a
+// message, WriteTimeout a write to a peer that does not read (a zero TCP
+// window), ReadIdleTimeout and PongTimeout a peer that went silent (a
+// half-open connection, or one dripping a frame so slowly that no frame
+// header arrives within both), and RateLimit the messages per second a
+// peer may send. A ping is answered with a pong written before the next
+// frame is read, so pongs never queue; of pings that arrive together,
+// only the last is answered (RFC 6455 §5.5.3). A Hub's per-connection
+// queue is bounded in messages (HubConfig.QueueLen) and in bytes
+// (HubConfig.QueueBytes), either of which triggers its SlowPolicy; an
+// SSEBroker's in events.
+//
+// A Limiter, set as WSConfig.Limiter and SSEBrokerConfig.Limiter (one
+// value may serve both), caps the connections a server holds, overall
+// and per client address. A WebSocket client over a cap is answered 503
+// with Retry-After before the upgrade; an EventSource client is answered
+// 200 with a "retry:" hint and an empty stream, since EventSource gives
+// up for good on any other status.
+//
+// WSConfig.Authorize refuses a request before the upgrade with 401, 403
+// or another status (see HandshakeError.HTTPStatus). A bearer token
+// arrives in the Authorization header from non-browser clients
+// (DialConfig.Header), a session in a Cookie from browsers. Browsers
+// cannot set headers on a WebSocket, so a token may instead travel as a
+// subprotocol: the page opens new WebSocket(url, ["token."+jwt, "chat"]),
+// Authorize verifies what OfferedSubprotocol(r, "token.") returns, and
+// WSConfig.Subprotocols lists only real subprotocols ("chat"), which the
+// server must select: a browser fails a connection whose response names
+// no subprotocol when it offered some, and the token must never be
+// echoed back. Tokens in the URL query end up in access logs; avoid
+// them.
+//
+// Cookies make cross-site WebSocket hijacking possible: any page may open
+// a WebSocket to any site, and the browser sends that site's cookies
+// with it. The default CheckOrigin therefore refuses, with 403, a request
+// whose Origin header names another host than the request's; widen it
+// with AllowOrigins, never with a function that allows every origin, when
+// authorizing by cookie.
+//
 // # Errors
 //
 // Operations on a closed stream or connection return errors wrapping

@@ -55,6 +55,12 @@ type SSEBrokerConfig struct {
 	// away, jittered by ±50% so that they do not return together
 	// (0 = 5s).
 	ShedRetry time.Duration
+	// Limiter, when set, caps subscribers together with whatever else
+	// shares it (WebSocket upgrades through WSConfig.Limiter, other
+	// brokers), overall and per client address. A client it refuses is
+	// answered like one over MaxSubscribers; a subscriber holds its seat
+	// until its stream ends.
+	Limiter *Limiter
 
 	// Policy says what happens when a subscriber's queue is full
 	// (the zero value is DropOldest).
@@ -135,6 +141,7 @@ type SSEBroker struct {
 	defBuf       int
 	maxBuf       int
 	maxSubs      int
+	limiter      *Limiter
 	heartbeat    time.Duration
 	writeTimeout time.Duration
 	blockTimeout time.Duration
@@ -189,8 +196,8 @@ type SSEBrokerStats struct {
 	// Disconnected counts subscribers the broker cut off: too slow under
 	// DisconnectSlow, or a write that failed or timed out.
 	Disconnected uint64 `json:"disconnected"`
-	// Shed counts clients turned away because of MaxSubscribers or because
-	// the broker was closed.
+	// Shed counts clients turned away because of MaxSubscribers or the
+	// Limiter, or because the broker was closed.
 	Shed uint64 `json:"shed"`
 	// Resumed counts subscribers whose Last-Event-ID was found in the
 	// replay ring; ResumeGaps those whose ID was not and who got a gap
@@ -210,6 +217,7 @@ func NewSSEBroker(cfg SSEBrokerConfig) *SSEBroker {
 		defBuf:       cfg.DefaultBuf,
 		maxBuf:       cfg.MaxBuf,
 		maxSubs:      max(cfg.MaxSubscribers, 0),
+		limiter:      cfg.Limiter,
 		heartbeat:    cfg.HeartbeatInterval,
 		writeTimeout: cfg.WriteTimeout,
 		blockTimeout: cfg.BlockTimeout,

@@ -134,9 +134,9 @@ func (b *SSEBroker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 //
 // It returns nil when the client left or the broker was closed. It returns
 // an error after answering 400 to malformed options, after turning the
-// client away (over MaxSubscribers, or broker closed: the latter wraps
-// ErrClosed), and when it cut the stream off (too slow, or a write failed
-// or timed out: these wrap ErrClosed). Where the response cannot be
+// client away (over MaxSubscribers or the Limiter, or broker closed: the
+// latter wraps ErrClosed), and when it cut the stream off (too slow, or a
+// write failed or timed out: these wrap ErrClosed). Where the response cannot be
 // streamed, the error wraps http.ErrNotSupported.
 func (b *SSEBroker) Subscribe(w http.ResponseWriter, r *http.Request) error {
 	s := &sseSub{
@@ -161,11 +161,17 @@ func (b *SSEBroker) Subscribe(w http.ResponseWriter, r *http.Request) error {
 		lastID = LastEventID(r)
 	}
 
+	release, ok := b.limiter.Acquire(r)
+	if !ok {
+		return b.turnAway(s, r, false, true)
+	}
+	defer release()
+
 	b.mu.Lock()
 	if b.closed || (b.maxSubs > 0 && len(b.subs) >= b.maxSubs) {
 		closed := b.closed
 		b.mu.Unlock()
-		return b.turnAway(s, r, closed)
+		return b.turnAway(s, r, closed, false)
 	}
 	res := b.resumeLocked(lastID, s)
 	s.idx = len(b.subs)
@@ -306,7 +312,7 @@ func (b *SSEBroker) leave(s *sseSub) {
 
 // turnAway answers a client the broker has no seat for: 200, a jittered
 // retry and the end of the stream, so that a browser comes back later.
-func (b *SSEBroker) turnAway(s *sseSub, r *http.Request, closed bool) error {
+func (b *SSEBroker) turnAway(s *sseSub, r *http.Request, closed, limited bool) error {
 	b.shed.Add(1)
 	retry := b.shedRetry/2 + rand.N(b.shedRetry)
 	setSSEHeaders(s.w.Header())
@@ -323,6 +329,8 @@ func (b *SSEBroker) turnAway(s *sseSub, r *http.Request, closed bool) error {
 	}
 	if err == nil && closed {
 		err = fmt.Errorf("stream: sse subscribe: %w", ErrClosed)
+	} else if err == nil && limited {
+		err = fmt.Errorf("stream: sse subscribe: connection limit reached, client told to retry in %v", retry.Round(time.Millisecond))
 	} else if err == nil {
 		err = fmt.Errorf("stream: sse subscribe: over %d subscribers, client told to retry in %v", b.maxSubs, retry.Round(time.Millisecond))
 	}

@@ -48,6 +48,29 @@ type WSConfig struct {
 	// OnClose, if set, is called once when the connection is closed.
 	OnClose func()
 
+	// Authorize, if set, decides whether the request may open a
+	// connection (see "Limits and security" in the package
+	// documentation for bearer tokens, cookies and the browser token
+	// subprotocol). It runs after the request was found well formed and
+	// its Origin allowed, before Limiter, and must be safe for
+	// concurrent use. A non-nil error refuses the upgrade: the status is that
+	// of an HTTPStatus() int method found in the error's chain (a
+	// *HandshakeError has one) when it is 400–599, else 403 Forbidden.
+	// The response body is the status text only, so that the error's
+	// details stay on the server; Upgrade returns a *HandshakeError
+	// wrapping the error. Headers the handler set on the
+	// ResponseWriter before Upgrade, such as WWW-Authenticate, go out
+	// with a refusal and never with a 101.
+	Authorize func(*http.Request) error
+	// Limiter, if set, caps concurrent connections overall and per
+	// client address. A request over a cap is answered 503 Service
+	// Unavailable with Retry-After before the upgrade; an accepted
+	// connection holds its seat until it closes.
+	Limiter *Limiter
+	// RateLimit bounds how fast the peer may send messages; the zero
+	// value sets no bound.
+	RateLimit RateLimit
+
 	// Compression enables permessage-deflate (RFC 7692) when the client
 	// offers it; off by default. See CompressionMode for the memory
 	// each mode costs.

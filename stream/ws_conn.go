@@ -57,6 +57,7 @@ type WebSocketConn struct {
 	msgR    messageReader
 	rZ      bool        // the message being read is compressed (RFC 7692)
 	infl    *wsInflater // nil without permessage-deflate
+	rate    *rateBucket // nil without a RateLimit
 
 	// Writer state. msgMu keeps messages whole; frameMu keeps frames
 	// whole and guards everything below it.
@@ -93,6 +94,8 @@ type WebSocketConn struct {
 	msgsIn, msgsOut   atomic.Uint64
 	bytesIn, bytesOut atomic.Uint64
 	lastRTT           atomic.Int64
+	rateLimited       atomic.Uint64
+	pongsSkipped      atomic.Uint64
 }
 
 // deadliner is the deadline part of net.Conn, optional for a transport.
@@ -112,6 +115,13 @@ type WebSocketStats struct {
 	// LastRTT is the round-trip time measured by the latest Ping that
 	// was answered; 0 before the first.
 	LastRTT time.Duration
+	// RateLimited counts messages that arrived over WSConfig.RateLimit:
+	// discarded under RateDrop, or the one that closed the connection.
+	// MessagesIn counts discarded messages too.
+	RateLimited uint64
+	// PongsSkipped counts pings answered by the pong of a later ping
+	// that had already arrived (RFC 6455 §5.5.3).
+	PongsSkipped uint64
 }
 
 // newConn builds a connection over a transport. br holds any bytes that
@@ -170,11 +180,13 @@ func (c *WebSocketConn) Closed() <-chan struct{} { return c.closed }
 // Stats returns a snapshot of the connection's counters.
 func (c *WebSocketConn) Stats() WebSocketStats {
 	return WebSocketStats{
-		MessagesIn:  c.msgsIn.Load(),
-		MessagesOut: c.msgsOut.Load(),
-		BytesIn:     c.bytesIn.Load(),
-		BytesOut:    c.bytesOut.Load(),
-		LastRTT:     time.Duration(c.lastRTT.Load()),
+		MessagesIn:   c.msgsIn.Load(),
+		MessagesOut:  c.msgsOut.Load(),
+		BytesIn:      c.bytesIn.Load(),
+		BytesOut:     c.bytesOut.Load(),
+		LastRTT:      time.Duration(c.lastRTT.Load()),
+		RateLimited:  c.rateLimited.Load(),
+		PongsSkipped: c.pongsSkipped.Load(),
 	}
 }
 

@@ -11,16 +11,32 @@ import (
 // HandshakeError reports a failed opening handshake. On the server,
 // Upgrade has already answered the request with Status; on the client,
 // Status is the response's status code (0 when no response arrived).
+//
+// WSConfig.Authorize may return a *HandshakeError to choose the status
+// of a refusal, for example 401 Unauthorized; see Authorize.
 type HandshakeError struct {
 	Op     string // "upgrade" or "dial"
 	Status int
 	Reason string
+	// Err is the underlying cause, if any: the error Authorize returned
+	// when it refused the request.
+	Err error
 }
+
+// HTTPStatus returns Status. Upgrade uses it to answer a request that
+// Authorize refused with an error carrying a *HandshakeError.
+func (e *HandshakeError) HTTPStatus() int { return e.Status }
+
+// Unwrap returns the cause.
+func (e *HandshakeError) Unwrap() error { return e.Err }
 
 func (e *HandshakeError) Error() string {
 	s := "stream: " + e.Op + ": " + e.Reason
 	if e.Status != 0 {
 		s += " (HTTP " + strconv.Itoa(e.Status) + ")"
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
 	}
 	return s
 }

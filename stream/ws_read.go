@@ -19,7 +19,7 @@ import (
 func (c *WebSocketConn) ReadMessage() (MessageType, []byte, error) {
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
-	if err := c.beginMessage(); err != nil {
+	if err := c.beginAdmitted(); err != nil {
 		return 0, nil, err
 	}
 	mt := c.rOp
@@ -74,7 +74,7 @@ func (c *WebSocketConn) Read() ([]byte, error) {
 func (c *WebSocketConn) NextReader() (MessageType, io.Reader, error) {
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
-	if err := c.beginMessage(); err != nil {
+	if err := c.beginAdmitted(); err != nil {
 		return 0, nil, err
 	}
 	c.msgR.done = false
@@ -297,8 +297,11 @@ func (c *WebSocketConn) handleControl(h wsframe.Header) error {
 		// §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a
 		// Pong frame in response", with "identical Application data".
 		// A failed write tears the connection down; the next read
-		// reports it.
-		c.writeControl(wsframe.OpPong, p)
+		// reports it. A ping already buffered behind this one is
+		// answered instead (pingFollows).
+		if !c.pingFollows() {
+			c.writeControl(wsframe.OpPong, p)
+		}
 	case wsframe.OpPong:
 		// §5.5.3: an unsolicited pong needs no response.
 		c.gotPong(p)

@@ -11,7 +11,8 @@ import (
 // reported as a *HandshakeError: 405 for a method other than GET, 400 for
 // a missing Upgrade or Connection token or a bad Sec-WebSocket-Key, 426
 // (with Sec-WebSocket-Version: 13) for another protocol version, 403 when
-// the origin check refuses. Bytes the client sent right after its
+// the origin check refuses, the status Authorize chose when it refuses,
+// and 503 with Retry-After when the Limiter has no seat. Bytes the client sent right after its
 // handshake are kept. The handler must not use w after a successful
 // Upgrade. Safe for concurrent use.
 func Upgrade(w http.ResponseWriter, r *http.Request, cfg WSConfig) (*WebSocketConn, error) {
@@ -68,6 +69,20 @@ func Upgrade(w http.ResponseWriter, r *http.Request, cfg WSConfig) (*WebSocketCo
 	if !check(r) {
 		return refuse(http.StatusForbidden, "origin not allowed")
 	}
+	// Authorize and Limiter; a seat taken is given back when the
+	// connection closes, or below if the upgrade fails.
+	release, err := cfg.admit(w, r)
+	if err != nil {
+		return nil, err
+	}
+	upgraded := false
+	if release != nil {
+		defer func() {
+			if !upgraded {
+				release()
+			}
+		}()
+	}
 	subprotocol := ""
 	if len(cfg.Subprotocols) > 0 {
 		offered := headerTokens(r.Header, "Sec-WebSocket-Protocol")
@@ -117,5 +132,10 @@ func Upgrade(w http.ResponseWriter, r *http.Request, cfg WSConfig) (*WebSocketCo
 	if compress {
 		c.enableDeflate(dcfg, agreed)
 	}
+	c.rate = newRateBucket(cfg.RateLimit)
+	if release != nil {
+		c.OnClose(release)
+	}
+	upgraded = true
 	return c, nil
 }
