@@ -35,7 +35,7 @@ type WebSocketConn struct {
 
 	// Transport. r and w may be any reader/writer pair; dl sets
 	// deadlines when the transport supports them.
-	r      *bufio.Reader
+	r      *connReader
 	w      io.Writer
 	bw     *bufio.Writer // copy-and-mask path; nil when writes go out vectored
 	dl     deadliner
@@ -123,7 +123,7 @@ func newConn(rwc io.ReadWriteCloser, br *bufio.Reader, bw *bufio.Writer, client 
 		client:      client,
 		subprotocol: subprotocol,
 		created:     time.Now(),
-		r:           br,
+		r:           newConnReader(rwc, br),
 		w:           rwc,
 		closer:      rwc,
 		closed:      make(chan struct{}),
