@@ -69,8 +69,9 @@ type WebSocketConn struct {
 	writeErr  error
 	hdr       [wsframe.MaxHeaderLen]byte
 	key       [4]byte
-	bufArr    [3][]byte
-	bufs      net.Buffers
+	bufArr    [3][]byte   // first backing of vec
+	vec       [][]byte    // buffers of the vectored write in progress
+	bufs      net.Buffers // what WriteTo has left of vec
 
 	// Lifecycle.
 	closeOnce sync.Once
@@ -146,6 +147,7 @@ func newConn(rwc io.ReadWriteCloser, br *bufio.Reader, bw *bufio.Writer, client 
 		}
 		c.bw = bw
 	}
+	c.vec = c.bufArr[:0]
 	c.msgR.c = c
 	c.msgW.c = c
 	if set.onClose != nil {
