@@ -49,13 +49,14 @@ func TestSteadyStateAllocs(t *testing.T) {
 	t.Run("AppendMessage/tcp/16B", func(t *testing.T) {
 		a, peer := tcpConnPair(t)
 		frame := wstest.AppendFrame(nil, true, 0, wsframe.OpBinary, true, key, bytes.Repeat([]byte("x"), 16))
-		// Every frame is sent up front: a few KiB fit any socket buffer.
-		if _, err := peer.Write(bytes.Repeat(frame, runs+1)); err != nil {
-			t.Fatal(err)
-		}
 		c := newConn(a, bufio.NewReader(a), nil, false, set, "")
 		var buf []byte
 		allocs := testing.AllocsPerRun(runs, func() {
+			// One frame at a time, so that the read buffer empties (and
+			// goes back to its pool) after every message.
+			if _, err := peer.Write(frame); err != nil {
+				t.Fatal(err)
+			}
 			var err error
 			if _, buf, err = c.AppendMessage(buf[:0]); err != nil || len(buf) != 16 {
 				t.Fatalf("AppendMessage: %d bytes, %v", len(buf), err)

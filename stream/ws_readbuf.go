@@ -27,7 +27,8 @@ type connReader struct {
 	src    io.Reader
 	waiter *readWaiter // nil when reads cannot wait without a buffer
 	size   int
-	pooled bool // buf comes from (and returns to) readBufPool
+	pooled bool    // buf comes from (and returns to) readBufPool
+	bufp   *[]byte // what readBufPool gave, put back as is: no allocation
 	buf    []byte
 	r, w   int // buf[r:w] is buffered
 	err    error
@@ -61,7 +62,8 @@ func (cr *connReader) acquire() {
 		return
 	}
 	if cr.pooled {
-		cr.buf = *readBufPool.Get().(*[]byte)
+		cr.bufp = readBufPool.Get().(*[]byte)
+		cr.buf = *cr.bufp
 	} else {
 		cr.buf = make([]byte, cr.size)
 	}
@@ -73,10 +75,9 @@ func (cr *connReader) release() {
 	if cr.r != cr.w || cr.buf == nil || !cr.pooled || cr.waiter == nil {
 		return
 	}
-	b := cr.buf
-	cr.buf = nil
+	readBufPool.Put(cr.bufp)
+	cr.buf, cr.bufp = nil, nil
 	cr.r, cr.w = 0, 0
-	readBufPool.Put(&b)
 }
 
 // Size returns the size of the buffer.
