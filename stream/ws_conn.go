@@ -35,7 +35,7 @@ type WebSocketConn struct {
 
 	// Transport. r and w may be any reader/writer pair; dl sets
 	// deadlines when the transport supports them.
-	r      *bufio.Reader
+	r      *connReader
 	w      io.Writer
 	bw     *bufio.Writer // copy-and-mask path; nil when writes go out vectored
 	dl     deadliner
@@ -70,8 +70,9 @@ type WebSocketConn struct {
 	writeErr  error
 	hdr       [wsframe.MaxHeaderLen]byte
 	key       [4]byte
-	bufArr    [3][]byte
-	bufs      net.Buffers
+	bufArr    [3][]byte   // first backing of vec
+	vec       [][]byte    // buffers of the vectored write in progress
+	bufs      net.Buffers // what WriteTo has left of vec
 
 	// Lifecycle.
 	closeOnce sync.Once
@@ -133,7 +134,7 @@ func newConn(rwc io.ReadWriteCloser, br *bufio.Reader, bw *bufio.Writer, client 
 		client:      client,
 		subprotocol: subprotocol,
 		created:     time.Now(),
-		r:           br,
+		r:           newConnReader(rwc, br),
 		w:           rwc,
 		closer:      rwc,
 		closed:      make(chan struct{}),
@@ -156,6 +157,7 @@ func newConn(rwc io.ReadWriteCloser, br *bufio.Reader, bw *bufio.Writer, client 
 		}
 		c.bw = bw
 	}
+	c.vec = c.bufArr[:0]
 	c.msgR.c = c
 	c.msgW.c = c
 	if set.onClose != nil {

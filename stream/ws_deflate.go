@@ -565,9 +565,40 @@ func (c *WebSocketConn) readCompressed(p []byte) (int, error) {
 
 // readCompressedMessage inflates the whole current message. The buffer
 // grows with the output, never past ReadLimit.
-func (c *WebSocketConn) readCompressedMessage() ([]byte, error) {
-	limit := c.set.readLimit
-	buf := make([]byte, 0, min(limit, max(512, 4*c.rRemain)))
+func (c *WebSocketConn) readCompressedMessage(dst []byte) ([]byte, error) {
+	if dst != nil {
+		return c.inflateAppend(dst)
+	}
+	// The inflated size is unknown until the end: inflate into a pooled
+	// scratch buffer and allocate the result once, at its size.
+	sp := inflateScratch.Get().(*[]byte)
+	buf, err := c.inflateAppend((*sp)[:0])
+	var out []byte
+	if err == nil {
+		out = append([]byte{}, buf...)
+	}
+	if cap(buf) <= maxInflateScratch {
+		*sp = buf[:0]
+		inflateScratch.Put(sp)
+	}
+	return out, err
+}
+
+// inflateScratch holds buffers that compressed messages are inflated
+// into before ReadMessage copies them out.
+var inflateScratch = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// maxInflateScratch bounds the scratch buffers kept in inflateScratch.
+const maxInflateScratch = 256 << 10
+
+// inflateAppend inflates the rest of the current message and appends it
+// to dst.
+func (c *WebSocketConn) inflateAppend(dst []byte) ([]byte, error) {
+	limit := c.set.readLimit + int64(len(dst))
+	buf := dst
+	if room := int64(cap(buf) - len(buf)); room < 512 {
+		buf = slices.Grow(buf, int(min(limit-int64(len(buf)), max(512, 4*c.rRemain))))
+	}
 	for {
 		if len(buf) == cap(buf) && int64(cap(buf)) < limit {
 			buf = slices.Grow(buf, int(min(int64(cap(buf)), limit-int64(cap(buf)))))
@@ -578,7 +609,7 @@ func (c *WebSocketConn) readCompressedMessage() ([]byte, error) {
 			return buf, nil
 		}
 		if err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 }

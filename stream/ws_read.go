@@ -17,44 +17,60 @@ import (
 // an error wrapping ErrClosed; CloseStatus reports the status code.
 // Only one goroutine may read at a time.
 func (c *WebSocketConn) ReadMessage() (MessageType, []byte, error) {
+	return c.readMessage(nil)
+}
+
+// AppendMessage reads the next data message whole, as ReadMessage does,
+// appends its payload to dst and returns the extended slice. Passing the
+// previous result back as p[:0] reuses its memory, so that a loop reading
+// messages no larger than the largest one seen so far allocates nothing.
+// On error it returns dst. Only one goroutine may read at a time.
+func (c *WebSocketConn) AppendMessage(dst []byte) (MessageType, []byte, error) {
+	return c.readMessage(dst)
+}
+
+// readMessage appends the next message's payload to dst; with a nil dst
+// the result is allocated at the message's size.
+func (c *WebSocketConn) readMessage(dst []byte) (MessageType, []byte, error) {
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
 	if err := c.beginAdmitted(); err != nil {
-		return 0, nil, err
+		return 0, dst, err
 	}
 	mt := c.rOp
 	if c.rZ {
-		buf, err := c.readCompressedMessage()
+		buf, err := c.readCompressedMessage(dst)
 		if err != nil {
-			return 0, nil, err
+			return 0, dst, err
 		}
 		return mt, buf, nil
 	}
-	var buf []byte
-	if c.rFin {
-		buf = make([]byte, c.rRemain)
-	}
-	off := 0
+	buf := dst
+	off := len(buf)
 	for {
-		if need := off + int(c.rRemain); need > len(buf) {
-			buf = slices.Grow(buf[:off], int(c.rRemain))[:need]
+		if need := off + int(c.rRemain); need > cap(buf) {
+			buf = slices.Grow(buf[:off], int(c.rRemain))
 		}
+		buf = buf[:off+int(c.rRemain)]
 		for c.rRemain > 0 {
 			n, err := c.readPayload(buf[off:])
 			off += n
 			if err != nil {
-				return 0, nil, err
+				return 0, dst, err
 			}
 		}
 		if c.rFin {
 			break
 		}
 		if err := c.nextDataFrame(); err != nil {
-			return 0, nil, err
+			return 0, dst, err
 		}
 	}
 	if err := c.endMessage(); err != nil {
-		return 0, nil, err
+		return 0, dst, err
+	}
+	if buf == nil {
+		buf = []byte{} // an empty message is not a nil payload
 	}
 	return mt, buf[:off], nil
 }
@@ -261,7 +277,10 @@ func (c *WebSocketConn) readHeader() (wsframe.Header, error) {
 	}
 	h, err := wsframe.Decode(b[:n])
 	c.r.Discard(n)
-	c.lastRead.Store(c.now())
+	if c.set.idle > 0 {
+		// For keepalive, the only reader of the clock.
+		c.lastRead.Store(c.now())
+	}
 	if err != nil {
 		return h, c.fail(StatusProtocolError, err.Error())
 	}

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bufio"
 	"encoding/base64"
 	"net/http"
 	"time"
@@ -129,6 +130,15 @@ func Upgrade(w http.ResponseWriter, r *http.Request, cfg WSConfig) (*WebSocketCo
 	// The hijacked reader may hold frames the client sent along with its
 	// handshake; it becomes the connection's reader.
 	c := newConn(netConn, brw.Reader, bw, false, set, subprotocol)
+	// net/http keeps pointers to its 4 KiB reader and writer until the
+	// handler returns, though it no longer uses them; the connection took
+	// what the reader held, and writes vectored without the writer, so
+	// both buffers are dropped here instead of sitting in every idle
+	// connection.
+	*brw.Reader = bufio.Reader{}
+	if c.bw == nil {
+		*bw = bufio.Writer{}
+	}
 	if compress {
 		c.enableDeflate(dcfg, agreed)
 	}

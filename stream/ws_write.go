@@ -208,10 +208,7 @@ func (c *WebSocketConn) writeFrameLocked(op wsframe.Opcode, rsv byte, fin bool, 
 	hdr := wsframe.AppendHeader(c.hdr[:0], h)
 	c.setWriteDeadline()
 	if c.bw == nil {
-		c.bufs = append(c.bufArr[:0], hdr, p1, p2)
-		_, err := c.bufs.WriteTo(c.w)
-		clear(c.bufArr[:])
-		return err
+		return c.writeVec(hdr, p1, p2)
 	}
 	if _, err := c.bw.Write(hdr); err != nil {
 		return err
@@ -243,6 +240,26 @@ func (c *WebSocketConn) writeFrameLocked(op wsframe.Opcode, rsv byte, fin bool, 
 	}
 	return c.bw.Flush()
 }
+
+// writeVec writes bufs in one vectored write; frameMu is held. The slice
+// of buffers lives in the connection and keeps its capacity (up to
+// maxKeptVec), so that writes allocate nothing once it has grown to the
+// largest batch.
+func (c *WebSocketConn) writeVec(bufs ...[]byte) error {
+	c.vec = append(c.vec[:0], bufs...)
+	c.bufs = c.vec // WriteTo consumes c.bufs, not c.vec
+	_, err := c.bufs.WriteTo(c.w)
+	clear(c.vec) // keep no payload reachable
+	c.bufs = nil
+	if cap(c.vec) > maxKeptVec {
+		c.vec = c.bufArr[:0] // a burst's array is not kept while idle
+	}
+	return err
+}
+
+// maxKeptVec is the largest batch of buffers whose array a connection
+// keeps between writes.
+const maxKeptVec = 16
 
 func (c *WebSocketConn) setWriteDeadline() {
 	if c.dl != nil && c.set.writeTimeout > 0 {
@@ -286,9 +303,7 @@ func (c *WebSocketConn) writeFrames(bufs [][]byte) error {
 		n += int64(len(b))
 	}
 	if c.bw == nil {
-		c.bufs = append(c.bufArr[:0], bufs...)
-		_, err = c.bufs.WriteTo(c.w)
-		clear(c.bufs[:cap(c.bufs)])
+		err = c.writeVec(bufs...)
 	} else {
 		for _, b := range bufs {
 			if _, err = c.bw.Write(b); err != nil {

@@ -6,7 +6,8 @@ import (
 	"github.com/stdrealtime/realtime/stream"
 )
 
-// Ours for WebSocket: stream.Upgrade for echo and stream.Hub for broadcast,
+// Ours for WebSocket: stream.Upgrade for echo (AppendMessage into a reused
+// buffer, then WriteMessage) and stream.Hub for broadcast,
 // with keepalive pings off (no other implementation sends them) and each
 // subscriber's queue holding SendQueue messages like the others'.
 
@@ -28,14 +29,16 @@ func (s *oursServer) Echo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer c.Close()
+	var buf []byte // reused, as gobwas and gws reuse theirs
 	for {
-		mt, p, err := c.ReadMessage()
+		mt, p, err := c.AppendMessage(buf[:0])
 		if err != nil {
 			return
 		}
 		if err := c.WriteMessage(mt, p); err != nil {
 			return
 		}
+		buf = p
 	}
 }
 

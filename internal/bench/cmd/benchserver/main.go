@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -26,6 +27,7 @@ func main() {
 	implName := flag.String("impl", "", "implementation to run")
 	addr := flag.String("addr", "127.0.0.1:0", "listen address (loopback only)")
 	list := flag.Bool("list", false, "print the implementations, one per line: name protocol ours")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	if *list {
 		for _, impl := range server.All() {
@@ -47,6 +49,17 @@ func main() {
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Fatalf("benchserver: listen: %v", err)
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatalf("benchserver: %v", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatalf("benchserver: %v", err)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
 	}
 	s := impl.New()
 	srv := &http.Server{Handler: server.Handler(s, impl.Protocol), ReadHeaderTimeout: 10 * time.Second}
