@@ -41,6 +41,10 @@ type WebSocketConn struct {
 	dl     deadliner
 	closer io.Closer
 	vector bool // w takes net.Buffers as one writev
+	// closeFirst closes the transport before Closed is signalled, for
+	// a transport that must not be used once its owner sees the close
+	// (an HTTP/2 stream, whose handler returns then).
+	closeFirst bool
 
 	// Reader state, guarded by readMu (held by the one reader).
 	readMu  sync.Mutex
@@ -218,6 +222,9 @@ func (c *WebSocketConn) closedErr() error {
 // everyone waiting on Closed and runs the OnClose callbacks.
 func (c *WebSocketConn) teardown(err error) {
 	c.closeOnce.Do(func() {
+		if c.closeFirst {
+			c.closer.Close()
+		}
 		c.stateMu.Lock()
 		c.closeErr = err
 		cbs := c.onClose
@@ -227,7 +234,9 @@ func (c *WebSocketConn) teardown(err error) {
 		if c.timer != nil {
 			c.timer.Stop()
 		}
-		c.closer.Close()
+		if !c.closeFirst {
+			c.closer.Close()
+		}
 		for _, f := range cbs {
 			f()
 		}
