@@ -3,6 +3,7 @@ package stream
 import (
 	"bufio"
 	"io"
+	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -141,6 +142,8 @@ func newConn(rwc io.ReadWriteCloser, br *bufio.Reader, bw *bufio.Writer, client 
 	switch rwc.(type) {
 	case *net.TCPConn, *net.UnixConn:
 		c.vector = true
+	case *h2Stream:
+		c.closeFirst = true
 	}
 	if client || !c.vector {
 		if bw == nil {
@@ -156,7 +159,9 @@ func newConn(rwc io.ReadWriteCloser, br *bufio.Reader, bw *bufio.Writer, client 
 		c.onClose = append(c.onClose, set.onClose)
 	}
 	if set.idle > 0 {
-		c.timer = time.AfterFunc(set.idle, c.keepalive)
+		// Armed only once c.timer is set, which the callback uses.
+		c.timer = time.AfterFunc(math.MaxInt64, c.keepalive)
+		c.timer.Reset(set.idle)
 	}
 	return c
 }

@@ -62,15 +62,21 @@ func upgradeH2(w http.ResponseWriter, r *http.Request, cfg WSConfig) (*WebSocket
 	}
 	s.SetWriteDeadline(time.Time{})
 	c := newConn(s, bufio.NewReaderSize(s, 4096), nil, false, set, n.subprotocol)
-	c.closeFirst = true
 	if n.compress {
 		c.enableDeflate(n.dcfg, n.agreed)
 	}
 	// The stream's context ends when the client resets the stream, the
 	// HTTP/2 connection fails or the handler returns.
-	s.stopCtx = context.AfterFunc(r.Context(), func() {
+	stop := context.AfterFunc(r.Context(), func() {
 		c.teardown(&CloseError{Code: StatusAbnormalClosure, Err: errStreamEnded})
 	})
+	s.mu.Lock()
+	s.stopCtx = stop
+	closed := s.closed.Load()
+	s.mu.Unlock()
+	if closed {
+		stop()
+	}
 	return c, nil
 }
 
@@ -88,7 +94,7 @@ type h2Stream struct {
 	w             http.ResponseWriter
 	rc            *http.ResponseController
 	local, remote net.Addr
-	stopCtx       func() bool // set once before the connection is used
+	stopCtx       func() bool // guarded by mu
 
 	wmu     sync.Mutex  // one Write at a time
 	wtimer  *time.Timer // guarded by wmu
@@ -170,9 +176,10 @@ func (s *h2Stream) Close() error {
 		s.wmu.Lock()
 	}
 	s.wmu.Unlock()
+	stop := s.stopCtx
 	s.mu.Unlock()
-	if s.stopCtx != nil {
-		s.stopCtx()
+	if stop != nil {
+		stop()
 	}
 	return s.body.Close()
 }
