@@ -270,6 +270,8 @@ var h2Cases = []struct {
 	{"server close and ping", h2TestServerClose},
 	{"keepalive timeout", h2TestKeepalive},
 	{"client reset", h2TestReset},
+	{"write timeout", h2TestWriteTimeout},
+	{"server shutdown", h2TestShutdown},
 	{"hub rooms across HTTP/1.1 and HTTP/2", h2TestHub},
 }
 
@@ -452,6 +454,9 @@ func h2TestKeepalive(t *testing.T) {
 	cfg := WSConfig{ReadIdleTimeout: 50 * time.Millisecond, PongTimeout: 100 * time.Millisecond}
 	_, n := startH2(t, h2EchoHandler(cfg, ups, done))
 	n.send(t, h2Cmd{Op: "autopong", On: false})
+	// Without an echo of the server's close frame, the connection ends
+	// by the pong timeout alone.
+	n.send(t, h2Cmd{Op: "autoclose", On: false})
 	n.open(t, h2Cmd{ID: "a", Path: "/"})
 	n.expect(t, "a", "ping")
 	if ev := n.expect(t, "a", "close"); ev.Code != int(StatusGoingAway) {
@@ -552,4 +557,62 @@ func h2TestHub(t *testing.T) {
 	n.expect(t, "x", "close")
 	n.expect(t, "x", "end")
 	hubWaitFor(t, "x to leave", func() bool { return h.Count() == 2 && len(h.Members("x")) == 1 })
+}
+
+// A client that stops reading blocks the server's writes on HTTP/2 flow
+// control; the write deadline resets the stream and ends the connection.
+func h2TestWriteTimeout(t *testing.T) {
+	done := make(chan error, 1)
+	_, n := startH2(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Upgrade(w, r, WSConfig{WriteTimeout: 200 * time.Millisecond})
+		if err != nil {
+			done <- err
+			return
+		}
+		msg := make([]byte, 64<<10)
+		for i := 0; i < 1000; i++ {
+			if err = c.WriteBinary(msg); err != nil {
+				break
+			}
+		}
+		done <- err
+	}))
+	n.open(t, h2Cmd{ID: "a", Path: "/"})
+	n.send(t, h2Cmd{Op: "pause", ID: "a"})
+	ce := wantClose(t, recvErr(t, done), StatusAbnormalClosure)
+	if !errors.Is(ce.Err, os.ErrDeadlineExceeded) {
+		t.Fatalf("write failed with %v, want the deadline", ce)
+	}
+}
+
+// http.Server.Shutdown with a Tracker closes connections over HTTP/2
+// with 1001 and returns once their handlers have.
+func h2TestShutdown(t *testing.T) {
+	var tr Tracker
+	ended := make(chan error, 1)
+	srv, n := startH2(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := tr.Upgrade(w, r, WSConfig{})
+		if err != nil {
+			ended <- err
+			return
+		}
+		ended <- echoLoop(c)
+	}))
+	srv.Config.RegisterOnShutdown(tr.CloseAll)
+	n.open(t, h2Cmd{ID: "a", Path: "/"})
+	hubWaitFor(t, "the connection to be tracked", func() bool { return tr.Len() == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Config.Shutdown(ctx) }()
+	if ev := n.expect(t, "a", "close"); ev.Code != int(StatusGoingAway) {
+		t.Fatalf("close %d, want 1001", ev.Code)
+	}
+	wantClose(t, recvErr(t, ended), StatusGoingAway)
+	if err := recvErr(t, shut); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if tr.Len() != 0 {
+		t.Errorf("%d connections still tracked", tr.Len())
+	}
 }

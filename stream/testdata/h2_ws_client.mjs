@@ -6,7 +6,7 @@
 // Commands arrive as JSON lines on stdin, events leave as JSON lines on
 // stdout; binary data travels as base64. Streams are named by the id
 // given in "open". Pings are answered and a close frame is echoed unless
-// the client already sent one.
+// the client already sent one; "autopong" and "autoclose" turn that off.
 import http2 from "node:http2";
 import { randomBytes } from "node:crypto";
 import { createInterface } from "node:readline";
@@ -19,6 +19,7 @@ session.once("remoteSettings", (s) => emit({ ev: "settings", connect: s.enableCo
 
 const streams = new Map(); // id -> state
 let autoPong = true;
+let autoClose = true;
 
 function frame(opcode, payload, { fin = true, rsv1 = false } = {}) {
   const len = payload.length;
@@ -69,7 +70,7 @@ function onData(id, st, chunk) {
     } else if (opcode === 8) {
       const code = len >= 2 ? payload.readUInt16BE(0) : 1005;
       emit({ ev: "close", id, code, reason: payload.subarray(2).toString("utf8") });
-      if (!st.closeSent) {
+      if (autoClose && !st.closeSent) {
         st.closeSent = true;
         st.req.write(frame(8, len >= 2 ? payload.subarray(0, 2) : Buffer.alloc(0)));
       }
@@ -134,7 +135,9 @@ rl.on("line", (line) => {
     }
     case "end": st.req.end(); break;
     case "reset": st.req.close(http2.constants.NGHTTP2_CANCEL); break;
+    case "pause": st.req.pause(); break;
     case "autopong": autoPong = cmd.on; break;
+    case "autoclose": autoClose = cmd.on; break;
     case "exit": session.close(() => process.exit(0)); break;
   }
 });
