@@ -3,6 +3,7 @@ package stream
 import (
 	"bufio"
 	"io"
+	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,10 @@ type WebSocketConn struct {
 	dl     deadliner
 	closer io.Closer
 	vector bool // w takes net.Buffers as one writev
+	// closeFirst closes the transport before Closed is signalled, for
+	// a transport that must not be used once its owner sees the close
+	// (an HTTP/2 stream, whose handler returns then).
+	closeFirst bool
 
 	// Reader state, guarded by readMu (held by the one reader).
 	readMu  sync.Mutex
@@ -148,6 +153,8 @@ func newConn(rwc io.ReadWriteCloser, br *bufio.Reader, bw *bufio.Writer, client 
 	switch rwc.(type) {
 	case *net.TCPConn, *net.UnixConn:
 		c.vector = true
+	case *h2Stream:
+		c.closeFirst = true
 	}
 	if client || !c.vector {
 		if bw == nil {
@@ -164,7 +171,9 @@ func newConn(rwc io.ReadWriteCloser, br *bufio.Reader, bw *bufio.Writer, client 
 		c.onClose = append(c.onClose, set.onClose)
 	}
 	if set.idle > 0 {
-		c.timer = time.AfterFunc(set.idle, c.keepalive)
+		// Armed only once c.timer is set, which the callback uses.
+		c.timer = time.AfterFunc(math.MaxInt64, c.keepalive)
+		c.timer.Reset(set.idle)
 	}
 	return c
 }
@@ -232,6 +241,9 @@ func (c *WebSocketConn) closedErr() error {
 // everyone waiting on Closed and runs the OnClose callbacks.
 func (c *WebSocketConn) teardown(err error) {
 	c.closeOnce.Do(func() {
+		if c.closeFirst {
+			c.closer.Close()
+		}
 		c.stateMu.Lock()
 		c.closeErr = err
 		cbs := c.onClose
@@ -241,7 +253,9 @@ func (c *WebSocketConn) teardown(err error) {
 		if c.timer != nil {
 			c.timer.Stop()
 		}
-		c.closer.Close()
+		if !c.closeFirst {
+			c.closer.Close()
+		}
 		for _, f := range cbs {
 			f()
 		}

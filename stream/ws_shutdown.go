@@ -8,8 +8,9 @@ import (
 
 // Tracker keeps track of upgraded WebSocket connections so a server can
 // close them on shutdown: http.Server.Shutdown does not know about
-// hijacked connections. The zero value is ready to use and all methods
-// are safe for concurrent use.
+// hijacked connections, and waits for the handlers of connections over
+// HTTP/2, which only end when the connections do. The zero value is
+// ready to use and all methods are safe for concurrent use.
 //
 // Typical use:
 //

@@ -5,6 +5,11 @@
 // messages.
 //
 //	go run ./examples/echo
+//
+// With -tls it serves HTTPS with HTTP/2 and a page at / that echoes
+// through a WebSocket; see tls.go.
+//
+//	GODEBUG=http2xconnect=1 go run ./examples/echo -tls
 package main
 
 import (
@@ -62,9 +67,16 @@ func newHandler(tr *stream.Tracker, n *counters) http.Handler {
 func run(ctx context.Context, ln net.Listener, log *slog.Logger) error {
 	var tr stream.Tracker
 	var n counters
+	h := newHandler(&tr, &n)
+	if *useTLS {
+		var err error
+		if ln, h, err = withTLS(ln, h, log); err != nil {
+			return err
+		}
+	}
 	srv := &exampleserver.Server{
 		Name:    "echo",
-		Handler: newHandler(&tr, &n),
+		Handler: h,
 		Logger:  log,
 		Tracker: &tr,
 		Stats: func() any {

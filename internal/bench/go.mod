@@ -1,6 +1,6 @@
 module github.com/stdrealtime/realtime/internal/bench
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/coder/websocket v1.8.15
@@ -9,12 +9,14 @@ require (
 	github.com/lxzan/gws v1.8.9
 	github.com/stdrealtime/realtime v0.0.0-00010101000000-000000000000
 	github.com/tmaxmax/go-sse v0.12.0
+	golang.org/x/net v0.62.0
 )
 
 require (
 	github.com/dolthub/maphash v0.1.0 // indirect
 	github.com/gobwas/httphead v0.1.0 // indirect
 	github.com/klauspost/compress v1.17.9 // indirect
+	golang.org/x/text v0.43.0 // indirect
 )
 
 replace github.com/stdrealtime/realtime => ../..

@@ -8,11 +8,14 @@ import { chromium } from "playwright-core";
 /** Where tests save screenshots of their final pages. */
 export const screenshotDir = path.join(tmpdir(), "stdrealtime-e2e");
 
-/** Launches headless Chromium (CHROMIUM overrides its path). */
-export function launchBrowser() {
+/**
+ * Launches headless Chromium (CHROMIUM overrides its path); args are added
+ * to its command line.
+ */
+export function launchBrowser({ args = [] } = {}) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--headless", "--disable-gpu"],
+    args: ["--no-sandbox", "--headless", "--disable-gpu", ...args],
     timeout: 60_000,
   });
 }

@@ -44,13 +44,17 @@ export async function removeBuilds() {
 
 /**
  * Runs an example binary. addr is "127.0.0.1:0" for a free port, or a
- * fixed address (to restart on the same port). Resolves once the program
- * prints "http://127.0.0.1:<port>/" on its standard output, with
+ * fixed address (to restart on the same port); env holds variables added
+ * to this process's environment. Resolves once the program prints
+ * "http://127.0.0.1:<port>/" on its standard output, with
  * { url, addr, port, output(), stop() }; rejects if it exits first or
  * does not print within timeoutMs.
  */
-export function startExample(bin, { addr = "127.0.0.1:0", args = [], timeoutMs = 15_000 } = {}) {
-  const proc = spawn(bin, ["-addr", addr, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+export function startExample(bin, { addr = "127.0.0.1:0", args = [], env = {}, timeoutMs = 15_000 } = {}) {
+  const proc = spawn(bin, ["-addr", addr, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
+  });
   let out = "";
   const exited = new Promise((resolve) => proc.on("exit", (code, signal) => resolve({ code, signal })));
   proc.stdout.setEncoding("utf8");
