@@ -84,6 +84,8 @@ type Stats struct {
 	Published uint64 `json:"published"`
 	// Read counts messages read from streams and Pub/Sub channels.
 	Read uint64 `json:"read"`
+	// Loops is the number of Subscribe and Follow loops running now.
+	Loops int64 `json:"loops"`
 }
 
 const (
@@ -105,6 +107,7 @@ type Relay struct {
 	log *slog.Logger
 
 	errors, recoveries, appended, published, read atomic.Uint64
+	loops                                         atomic.Int64
 }
 
 var _ stream.OrderedRelay = (*Relay)(nil)
@@ -136,6 +139,7 @@ func (r *Relay) Stats() Stats {
 		Appended:   r.appended.Load(),
 		Published:  r.published.Load(),
 		Read:       r.read.Load(),
+		Loops:      r.loops.Load(),
 	}
 }
 
@@ -173,7 +177,9 @@ func (r *Relay) Subscribe(ctx context.Context, topic string, deliver func([]byte
 	}
 	// A blocked read does not watch ctx: closing the PubSub ends it.
 	stop := context.AfterFunc(ctx, func() { ps.Close() })
+	r.loops.Add(1)
 	go func() {
+		defer r.loops.Add(-1)
 		defer stop()
 		var lost loopHealth
 		for n := 0; ; {
@@ -234,7 +240,11 @@ func (r *Relay) Follow(ctx context.Context, topic, after string, deliver func(st
 	} else if !validID(after) {
 		return "", fmt.Errorf("redisrelay: follow %s: %q is not a stream ID", topic, after)
 	}
-	go r.follow(ctx, topic, key, from, deliver)
+	r.loops.Add(1)
+	go func() {
+		defer r.loops.Add(-1)
+		r.follow(ctx, topic, key, from, deliver)
+	}()
 	return from, nil
 }
 

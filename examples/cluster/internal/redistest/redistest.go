@@ -128,9 +128,14 @@ func (s *Server) Restart() {
 
 // NewClient returns a go-redis client for addr with short timeouts, as
 // tests of outages need.
-func NewClient(addr string) *redis.Client {
+func NewClient(addr string) *redis.Client { return NewUserClient(addr, "", "") }
+
+// NewUserClient is NewClient for the ACL user user.
+func NewUserClient(addr, user, password string) *redis.Client {
 	return redis.NewClient(&redis.Options{
 		Addr:            addr,
+		Username:        user,
+		Password:        password,
 		DialTimeout:     time.Second,
 		ReadTimeout:     2 * time.Second,
 		WriteTimeout:    2 * time.Second,
