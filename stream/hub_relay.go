@@ -30,9 +30,11 @@ func (h *Hub) startRelay(cfg HubConfig) {
 	if r.topic == "" {
 		r.topic = defaultRelayTopic + ".hub"
 	}
-	r.pump = newRelayPump(r.origin, cfg.RelayQueue, &r.c, func(ctx context.Context, msg []byte) error {
-		return r.relay.Publish(ctx, r.topic, msg)
-	})
+	var batch func(context.Context, string, [][]byte) error
+	if rb, ok := r.relay.(RelayBatcher); ok {
+		batch = rb.PublishBatch
+	}
+	r.pump = newRelayPump(r.origin, cfg.RelayQueue, &r.c, relaySender(r.topic, r.relay.Publish, batch))
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	h.rel = r

@@ -90,6 +90,20 @@ type OrderedRelay interface {
 	Read(ctx context.Context, topic, after, through string, limit int) ([]RelayMessage, error)
 }
 
+// RelayBatcher is an optional interface of a Relay or OrderedRelay that
+// sends several messages in one round trip. When more than one message is
+// waiting, Hub and SSEBroker hand them over together (up to 128 at a
+// time) instead of calling Publish or Append for each.
+type RelayBatcher interface {
+	// PublishBatch is Publish for msgs, in order. An error means any of
+	// them may not have been sent; the caller retries them all, and
+	// receivers drop the second copies.
+	PublishBatch(ctx context.Context, topic string, msgs [][]byte) error
+	// AppendBatch is Append for msgs, in order, without the IDs. Errors
+	// are as for PublishBatch.
+	AppendBatch(ctx context.Context, topic string, msgs [][]byte) error
+}
+
 // RelayStats are the relay counters of a Hub or SSEBroker. They only grow.
 type RelayStats struct {
 	// Sent counts messages handed to the relay.
@@ -118,6 +132,7 @@ const (
 	relayBackoffMin   = 50 * time.Millisecond
 	relayBackoffMax   = 2 * time.Second
 	relayReadLimit    = 512
+	relayBatchMax     = 128
 	// relayMaxOrigins bounds the instances whose sequence numbers are
 	// tracked; older ones are forgotten first.
 	relayMaxOrigins = 1024
@@ -171,7 +186,7 @@ func relayBackoff(ctx context.Context, n int) bool {
 type relayPump struct {
 	origin relayOrigin
 	limit  int
-	send   func(ctx context.Context, msg []byte) error
+	send   relaySend
 	c      *relayCounters
 
 	mu   sync.Mutex
@@ -181,7 +196,38 @@ type relayPump struct {
 	room chan struct{} // the pump took messages off the queue
 }
 
-func newRelayPump(origin relayOrigin, limit int, c *relayCounters, send func(context.Context, []byte) error) *relayPump {
+// relaySend hands msgs to a relay in order and returns how many it did,
+// with the error that stopped it.
+type relaySend func(ctx context.Context, msgs [][]byte) (int, error)
+
+// relaySender returns the relaySend of a relay: one batch call when it is
+// a RelayBatcher, else one call of one per message.
+func relaySender(topic string, one func(ctx context.Context, topic string, msg []byte) error, batch func(ctx context.Context, topic string, msgs [][]byte) error) relaySend {
+	if batch != nil {
+		return func(ctx context.Context, msgs [][]byte) (int, error) {
+			if len(msgs) == 1 {
+				if err := one(ctx, topic, msgs[0]); err != nil {
+					return 0, err
+				}
+				return 1, nil
+			}
+			if err := batch(ctx, topic, msgs); err != nil {
+				return 0, err
+			}
+			return len(msgs), nil
+		}
+	}
+	return func(ctx context.Context, msgs [][]byte) (int, error) {
+		for i, m := range msgs {
+			if err := one(ctx, topic, m); err != nil {
+				return i, err
+			}
+		}
+		return len(msgs), nil
+	}
+}
+
+func newRelayPump(origin relayOrigin, limit int, c *relayCounters, send relaySend) *relayPump {
 	if limit <= 0 {
 		limit = DefaultRelayQueue
 	}
@@ -241,24 +287,25 @@ func (p *relayPump) run(ctx context.Context) {
 			case p.room <- struct{}{}:
 			default:
 			}
-			for i, msg := range batch {
-				for n := 0; ; n++ {
-					err := p.send(ctx, msg)
-					if err == nil {
-						p.c.sent.Add(1)
-						break
-					}
-					p.c.errors.Add(1)
-					if !relayBackoff(ctx, n) {
-						p.c.dropped.Add(uint64(len(batch) - i))
-						clear(batch)
-						p.mu.Lock()
-						p.c.dropped.Add(uint64(len(p.q)))
-						p.q = nil
-						p.mu.Unlock()
-						return
-					}
+			for i, fails := 0, 0; i < len(batch); {
+				n, err := p.send(ctx, batch[i:min(len(batch), i+relayBatchMax)])
+				p.c.sent.Add(uint64(n))
+				i += n
+				if err == nil {
+					fails = 0
+					continue
 				}
+				p.c.errors.Add(1)
+				if !relayBackoff(ctx, fails) {
+					p.c.dropped.Add(uint64(len(batch) - i))
+					clear(batch)
+					p.mu.Lock()
+					p.c.dropped.Add(uint64(len(p.q)))
+					p.q = nil
+					p.mu.Unlock()
+					return
+				}
+				fails++
 			}
 			clear(batch)
 		}

@@ -59,15 +59,28 @@ func (m *memRelay) loseNext(n int) {
 }
 
 func (m *memRelay) Publish(ctx context.Context, topic string, msg []byte) error {
+	return m.PublishBatch(ctx, topic, [][]byte{msg})
+}
+
+// PublishBatch makes memRelay a RelayBatcher: a failure fails the whole
+// batch, and loseNext counts messages.
+func (m *memRelay) PublishBatch(ctx context.Context, topic string, msgs [][]byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.fail > 0 {
 		m.fail--
 		return errMemRelayDown
 	}
+	for _, msg := range msgs {
+		m.publishLocked(topic, msg)
+	}
+	return nil
+}
+
+func (m *memRelay) publishLocked(topic string, msg []byte) {
 	if m.lose > 0 {
 		m.lose--
-		return nil
+		return
 	}
 	for _, s := range m.subs[topic] {
 		select {
@@ -75,7 +88,6 @@ func (m *memRelay) Publish(ctx context.Context, topic string, msg []byte) error 
 		default: // a full queue loses it, like an at-most-once relay
 		}
 	}
-	return nil
 }
 
 func (m *memRelay) Subscribe(ctx context.Context, topic string, deliver func([]byte)) error {
@@ -108,6 +120,23 @@ func (m *memRelay) Append(ctx context.Context, topic string, msg []byte) (string
 		m.fail--
 		return "", errMemRelayDown
 	}
+	return m.appendLocked(topic, msg), nil
+}
+
+func (m *memRelay) AppendBatch(ctx context.Context, topic string, msgs [][]byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail > 0 {
+		m.fail--
+		return errMemRelayDown
+	}
+	for _, msg := range msgs {
+		m.appendLocked(topic, msg)
+	}
+	return nil
+}
+
+func (m *memRelay) appendLocked(topic string, msg []byte) string {
 	m.n++
 	id := fmt.Sprintf("%d-0", m.n)
 	m.logs[topic] = append(m.logs[topic], RelayMessage{ID: id, Data: slices.Clone(msg)})
@@ -117,7 +146,7 @@ func (m *memRelay) Append(ctx context.Context, topic string, msg []byte) (string
 		default:
 		}
 	}
-	return id, nil
+	return id
 }
 
 // index returns the position of id in topic's log; m.mu is held.
@@ -213,5 +242,7 @@ func (m *memRelay) trim(topic string, keep int) {
 	}
 }
 
-// plainRelay hides the ordered methods of a relay.
+// plainRelay hides the ordered and batch methods of a relay.
 type plainRelay struct{ Relay }
+
+var _ RelayBatcher = (*memRelay)(nil)

@@ -142,14 +142,14 @@ func TestRelayPumpRetriesInOrder(t *testing.T) {
 	var c relayCounters
 	got := make(chan []byte, 16)
 	fails := 2
-	p := newRelayPump(relayOrigin{}, 4, &c, func(ctx context.Context, msg []byte) error {
+	p := newRelayPump(relayOrigin{}, 4, &c, relaySender("t", func(ctx context.Context, _ string, msg []byte) error {
 		if fails > 0 {
 			fails--
 			return errors.New("down")
 		}
 		got <- msg
 		return nil
-	})
+	}, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { p.run(ctx); close(done) }()
@@ -178,7 +178,7 @@ func TestRelayPumpRetriesInOrder(t *testing.T) {
 func TestRelayPumpFullQueue(t *testing.T) {
 	var c relayCounters
 	// Not running yet: nothing leaves the queue.
-	p := newRelayPump(relayOrigin{}, 2, &c, func(context.Context, []byte) error { return errors.New("down") })
+	p := newRelayPump(relayOrigin{}, 2, &c, relaySender("t", func(context.Context, string, []byte) error { return errors.New("down") }, nil))
 	build := func(dst []byte, _ relayOrigin, seq uint64) []byte { return append(dst, byte(seq)) }
 	for range 2 {
 		if !p.push(false, build) {

@@ -53,10 +53,15 @@ func (b *SSEBroker) startRelay(cfg SSEBrokerConfig) {
 		// The ring must hold at least the newest event: its ID is the
 		// position new subscribers start from.
 		b.replay.limit = max(b.replay.limit, 1)
-		r.pump = newRelayPump(r.origin, cfg.RelayQueue, &r.c, func(ctx context.Context, msg []byte) error {
-			_, err := r.ordered.Append(ctx, r.topic, msg)
+		var batch func(context.Context, string, [][]byte) error
+		if rb, ok := r.relay.(RelayBatcher); ok {
+			batch = rb.AppendBatch
+		}
+		appendOne := func(ctx context.Context, topic string, msg []byte) error {
+			_, err := r.ordered.Append(ctx, topic, msg)
 			return err
-		})
+		}
+		r.pump = newRelayPump(r.origin, cfg.RelayQueue, &r.c, relaySender(r.topic, appendOne, batch))
 		r.wg.Go(func() {
 			relayStart(r.ctx, &r.c, func() error {
 				from, err := r.ordered.Follow(r.ctx, r.topic, "", b.relayInOrdered)
@@ -70,9 +75,11 @@ func (b *SSEBroker) startRelay(cfg SSEBrokerConfig) {
 			})
 		})
 	} else {
-		r.pump = newRelayPump(r.origin, cfg.RelayQueue, &r.c, func(ctx context.Context, msg []byte) error {
-			return r.relay.Publish(ctx, r.topic, msg)
-		})
+		var batch func(context.Context, string, [][]byte) error
+		if rb, ok := r.relay.(RelayBatcher); ok {
+			batch = rb.PublishBatch
+		}
+		r.pump = newRelayPump(r.origin, cfg.RelayQueue, &r.c, relaySender(r.topic, r.relay.Publish, batch))
 		close(r.ready)
 		r.wg.Go(func() {
 			relayStart(r.ctx, &r.c, func() error { return r.relay.Subscribe(r.ctx, r.topic, b.relayInPlain) })

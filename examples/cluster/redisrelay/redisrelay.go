@@ -110,7 +110,10 @@ type Relay struct {
 	loops                                         atomic.Int64
 }
 
-var _ stream.OrderedRelay = (*Relay)(nil)
+var (
+	_ stream.OrderedRelay = (*Relay)(nil)
+	_ stream.RelayBatcher = (*Relay)(nil)
+)
 
 // New returns a Relay on the Redis server of c. The caller keeps c and
 // closes it after the hubs and brokers using the relay have stopped.
@@ -204,15 +207,51 @@ func (r *Relay) Subscribe(ctx context.Context, topic string, deliver func([]byte
 	return nil
 }
 
+// PublishBatch is Publish for msgs, sent in one pipeline.
+func (r *Relay) PublishBatch(ctx context.Context, topic string, msgs [][]byte) error {
+	if r.cfg.Broadcast == Streams {
+		return r.AppendBatch(ctx, topic, msgs)
+	}
+	key := r.key(topic)
+	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, m := range msgs {
+			p.Publish(ctx, key, m)
+		}
+		return nil
+	})
+	if err != nil {
+		r.errors.Add(1)
+		return fmt.Errorf("redisrelay: publish %s: %w", topic, err)
+	}
+	r.published.Add(uint64(len(msgs)))
+	return nil
+}
+
+// AppendBatch is Append for msgs, sent in one pipeline.
+func (r *Relay) AppendBatch(ctx context.Context, topic string, msgs [][]byte) error {
+	key := r.key(topic)
+	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, m := range msgs {
+			p.XAdd(ctx, r.xaddArgs(key, m))
+		}
+		return nil
+	})
+	if err != nil {
+		r.errors.Add(1)
+		return fmt.Errorf("redisrelay: append %s: %w", topic, err)
+	}
+	r.appended.Add(uint64(len(msgs)))
+	return nil
+}
+
+func (r *Relay) xaddArgs(key string, msg []byte) *redis.XAddArgs {
+	return &redis.XAddArgs{Stream: key, MaxLen: r.cfg.MaxLen, Approx: true, Values: []any{dataField, msg}}
+}
+
 // Append adds msg to the topic's stream with XADD, trimming it to about
 // MaxLen messages, and returns the stream ID.
 func (r *Relay) Append(ctx context.Context, topic string, msg []byte) (string, error) {
-	id, err := r.c.XAdd(ctx, &redis.XAddArgs{
-		Stream: r.key(topic),
-		MaxLen: r.cfg.MaxLen,
-		Approx: true,
-		Values: []any{dataField, msg},
-	}).Result()
+	id, err := r.c.XAdd(ctx, r.xaddArgs(r.key(topic), msg)).Result()
 	if err != nil {
 		r.errors.Add(1)
 		return "", fmt.Errorf("redisrelay: append %s: %w", topic, err)
