@@ -3,6 +3,7 @@ package stream
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -192,13 +193,21 @@ func TestHubRelayRetriesAndDrops(t *testing.T) {
 		return st.Sent+st.Dropped == n
 	})
 	sa := a.hub.Stats().Relay
-	if sa.Errors != 3 || sa.Dropped < n-3 {
-		t.Fatalf("sender stats %+v: want 3 errors and at least %d dropped", sa, n-3)
+	// In flight: at most one queue's worth taken by the pump, and one
+	// queue's worth waiting behind it.
+	if sa.Errors != 3 || sa.Dropped < n-2*2 {
+		t.Fatalf("sender stats %+v: want 3 errors and at least %d dropped", sa, n-2*2)
 	}
-	for i := range int(sa.Sent) {
-		if got, want := string(cb.next(t).p), fmt.Sprintf("m%d", i); got != want {
-			t.Fatalf("relayed: got %q, want %q", got, want)
+	// Which messages were dropped depends on when the pump took its
+	// batches; those relayed arrive in order.
+	last := -1
+	for range int(sa.Sent) {
+		got := string(cb.next(t).p)
+		k, err := strconv.Atoi(strings.TrimPrefix(got, "m"))
+		if err != nil || k <= last {
+			t.Fatalf("relayed: got %q after m%d", got, last)
 		}
+		last = k
 	}
 	a.hub.Broadcast([]byte("after"))
 	if got := string(cb.next(t).p); got != "after" {

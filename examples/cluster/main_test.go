@@ -492,3 +492,30 @@ func TestPubSubLossCounted(t *testing.T) {
 	}
 	t.Logf("B received %d of %d messages, counted %d lost", received, sent, lost)
 }
+
+// On a fresh stream a subscriber's starting ID is "0-0"; a client that
+// leaves holding it and comes back to the other instance gets everything.
+func TestResumeFromFreshStream(t *testing.T) {
+	checkGoroutines(t)
+	srv := redistest.Start(t, false)
+	a := startInstance(t, srv.Addr(), "A", redisrelay.PubSub)
+	b := startInstance(t, srv.Addr(), "B", redisrelay.PubSub)
+	resp, err := http.Get(a.srv.URL + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, 64)
+	n, _ := resp.Body.Read(first)
+	resp.Body.Close()
+	if got := string(first[:n]); got != "id: 0-0\n\n" {
+		t.Fatalf("a new subscriber got %q, want the starting ID 0-0", got)
+	}
+	for i := range 3 {
+		a.app.publish(fmt.Sprintf("A-%d", i))
+	}
+	a.app.publish("end")
+	sseA, _ := sseClient(t, a, "0-0")
+	readUntilEnd(t, sseA, "sse on A", "A")
+	sseB, _ := sseClient(t, b, "0-0")
+	checkPerOrigin(t, "resumed on B", readUntilEnd(t, sseB, "sse on B", "A"), 3, "A")
+}

@@ -261,7 +261,8 @@ func (r *Relay) Append(ctx context.Context, topic string, msg []byte) (string, e
 }
 
 // Follow delivers the topic's stream after the ID after (after "": after
-// its newest entry), reading it with XREAD on a connection of its own.
+// its newest entry, or "0-0" for an empty stream), reading it with XREAD
+// on a connection of its own.
 // After an error it reconnects with backoff and reads on from the last ID
 // it delivered.
 func (r *Relay) Follow(ctx context.Context, topic, after string, deliver func(stream.RelayMessage)) (string, error) {
@@ -273,6 +274,7 @@ func (r *Relay) Follow(ctx context.Context, topic, after string, deliver func(st
 			r.errors.Add(1)
 			return "", fmt.Errorf("redisrelay: follow %s: %w", topic, err)
 		}
+		from = streamStart
 		if len(last) == 1 {
 			from = last[0].ID
 		}
@@ -357,12 +359,17 @@ func (r *Relay) follow(ctx context.Context, topic, key, last string, deliver fun
 
 // Read returns the entries of the topic's stream after after, up to and
 // including through, at most limit. It checks first that after is in the
-// stream; if not, the error wraps stream.ErrRelayGap.
+// stream; if not, the error wraps stream.ErrRelayGap. after "0-0" (the
+// start of a stream that was empty) is in the stream while nothing has
+// been trimmed from it.
 func (r *Relay) Read(ctx context.Context, topic, after, through string, limit int) ([]stream.RelayMessage, error) {
 	if !validID(after) || (through != "" && !validID(through)) {
 		return nil, fmt.Errorf("redisrelay: read %s after %.40q: %w", topic, after, stream.ErrRelayGap)
 	}
 	key := r.key(topic)
+	if after == streamStart {
+		return r.readFromStart(ctx, topic, key, through, limit)
+	}
 	var at, rng *redis.XMessageSliceCmd
 	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		at = p.XRangeN(ctx, key, after, after, 1)
@@ -383,6 +390,40 @@ func (r *Relay) Read(ctx context.Context, topic, after, through string, limit in
 	}
 	out := make([]stream.RelayMessage, 0, len(rng.Val()))
 	for _, m := range rng.Val() {
+		out = append(out, stream.RelayMessage{ID: m.ID, Data: messageData(m)})
+	}
+	r.read.Add(uint64(len(out)))
+	return out, nil
+}
+
+// streamStart is the ID before every entry of a stream.
+const streamStart = "0-0"
+
+// readFromStart is Read after "0-0": it checks with XINFO STREAM (Redis
+// 7) that the stream still holds every entry ever added to it.
+func (r *Relay) readFromStart(ctx context.Context, topic, key, through string, limit int) ([]stream.RelayMessage, error) {
+	info, err := r.c.XInfoStream(ctx, key).Result()
+	if err != nil && strings.Contains(err.Error(), "no such key") {
+		return nil, nil // still empty
+	}
+	if err != nil {
+		r.errors.Add(1)
+		return nil, fmt.Errorf("redisrelay: read %s: %w", topic, err)
+	}
+	if info.EntriesAdded != info.Length {
+		return nil, fmt.Errorf("redisrelay: read %s from its start: %d of %d entries were trimmed: %w",
+			topic, info.EntriesAdded-info.Length, info.EntriesAdded, stream.ErrRelayGap)
+	}
+	if through == "" {
+		return nil, nil
+	}
+	msgs, err := r.c.XRangeN(ctx, key, "-", through, int64(limit)).Result()
+	if err != nil {
+		r.errors.Add(1)
+		return nil, fmt.Errorf("redisrelay: read %s: %w", topic, err)
+	}
+	out := make([]stream.RelayMessage, 0, len(msgs))
+	for _, m := range msgs {
 		out = append(out, stream.RelayMessage{ID: m.ID, Data: messageData(m)})
 	}
 	r.read.Add(uint64(len(out)))

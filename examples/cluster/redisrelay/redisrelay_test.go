@@ -237,3 +237,44 @@ func TestPubSubResubscribes(t *testing.T) {
 		}
 	}
 }
+
+// Following an empty stream starts from "0-0", which a client may hold
+// as its starting ID: it is in the stream until entries are trimmed.
+func TestEmptyStreamStart(t *testing.T) {
+	checkGoroutines(t)
+	srv := redistest.Start(t, false)
+	r := newRelay(t, srv, redisrelay.Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	deliver, got := collect()
+	from, err := r.Follow(ctx, "t", "", deliver)
+	if err != nil || from != "0-0" {
+		t.Fatalf("Follow of an empty stream from %q, %v; want 0-0", from, err)
+	}
+	if msgs, err := r.Read(ctx, "t", "0-0", "", 10); err != nil || len(msgs) != 0 {
+		t.Fatalf("read of a missing stream: %v %v", msgs, err)
+	}
+	var ids []string
+	for i := range 3 {
+		id, err := r.Append(ctx, "t", fmt.Appendf(nil, "m%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+		if m := next(t, got); m.ID != id {
+			t.Fatalf("delivered %s, want %s", m.ID, id)
+		}
+	}
+	msgs, err := r.Read(ctx, "t", "0-0", ids[1], 10)
+	if err != nil || len(msgs) != 2 || msgs[0].ID != ids[0] || msgs[1].ID != ids[1] {
+		t.Fatalf("read from the start: %v %v", msgs, err)
+	}
+	c := redistest.NewClient(srv.Addr())
+	defer c.Close()
+	if err := c.XTrimMaxLen(ctx, "realtime:t", 1).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Read(ctx, "t", "0-0", ids[2], 10); !errors.Is(err, stream.ErrRelayGap) {
+		t.Fatalf("read from the start of a trimmed stream: %v, want ErrRelayGap", err)
+	}
+}
