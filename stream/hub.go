@@ -66,6 +66,26 @@ type HubConfig struct {
 	// RequestID, if set, gives the application ID with which Handler
 	// registers each connection, from its upgrade request; see SendTo.
 	RequestID func(*http.Request) string
+
+	// Relay, when set, connects the hub to the hubs of other instances
+	// of the program that use the same relay and RelayTopic: Broadcast,
+	// BroadcastTo, SendTo and their variants deliver here at once, as
+	// without a relay, and also reach the connections of the other
+	// instances; their results speak of this instance's connections
+	// only. Each message reaches each connection once. The messages of
+	// one instance arrive elsewhere in the order they were sent there;
+	// messages sent on different instances may interleave differently on
+	// each. What the relay loses is counted in HubStats.Relay.Lost. The
+	// hub runs two goroutines for the relay until Stop.
+	Relay Relay
+	// RelayTopic is the relay topic ("" = "stream.hub"); give each hub
+	// of a program its own.
+	RelayTopic string
+	// RelayQueue bounds the messages waiting to be handed to the relay,
+	// for example while it is unreachable (0 = 1024). A message sent when
+	// it is full reaches only this instance; HubStats.Relay.Dropped
+	// counts them.
+	RelayQueue int
 }
 
 // hubSettings are the resolved configuration.
@@ -149,6 +169,8 @@ type Hub struct {
 	deliveries      atomic.Uint64
 	drops           atomic.Uint64
 	slowDisconnects atomic.Uint64
+
+	rel *hubRelay // nil without HubConfig.Relay
 }
 
 // HubStats are a Hub's counters.
@@ -169,11 +191,13 @@ type HubStats struct {
 	// SlowDisconnects counts connections closed under the DisconnectSlow
 	// policy.
 	SlowDisconnects uint64
+	// Relay are the relay counters; zero without HubConfig.Relay.
+	Relay RelayStats
 }
 
 // NewHub returns a Hub configured by cfg; the zero HubConfig is usable.
 func NewHub(cfg HubConfig) *Hub {
-	return &Hub{
+	h := &Hub{
 		set:      cfg.settings(),
 		byConn:   make(map[*WebSocketConn]*hubConn),
 		ids:      make(map[string][]*hubConn),
@@ -181,6 +205,8 @@ func NewHub(cfg HubConfig) *Hub {
 		stopping: make(chan struct{}),
 		stopDone: make(chan struct{}),
 	}
+	h.startRelay(cfg)
+	return h
 }
 
 // Run blocks until Stop has finished. The hub does its work in the
@@ -231,6 +257,7 @@ func (h *Hub) Stop() {
 	close(work)
 	closers.Wait()
 	h.work.Wait()
+	h.stopRelay()
 	close(h.stopDone)
 }
 
@@ -350,7 +377,12 @@ func (h *Hub) Stats() HubStats {
 	h.mu.RLock()
 	n, rooms := len(h.conns), len(h.rooms)
 	h.mu.RUnlock()
+	var rs RelayStats
+	if h.rel != nil {
+		rs = h.rel.c.stats()
+	}
 	return HubStats{
+		Relay:           rs,
 		Connections:     n,
 		Rooms:           rooms,
 		Broadcasts:      h.broadcasts.Load(),
@@ -414,9 +446,14 @@ const (
 )
 
 // send encodes msg once as a frame of type mt and queues it for the
-// recipients chosen by kind and key. A non-nil w is told about every
-// queued copy.
+// recipients chosen by kind and key, and hands it to the relay if there is
+// one. A non-nil w is told about every queued copy.
 func (h *Hub) send(kind sendKind, key string, mt MessageType, msg []byte, w *hubWaiter) error {
+	return h.sendLocal(kind, key, mt, msg, w, h.rel != nil)
+}
+
+// sendLocal is send; with relay it also queues msg for the relay.
+func (h *Hub) sendLocal(kind sendKind, key string, mt MessageType, msg []byte, w *hubWaiter, relay bool) error {
 	if mt == TextMessage && !utf8.Valid(msg) {
 		return errHubInvalidText
 	}
@@ -432,6 +469,9 @@ func (h *Hub) send(kind sendKind, key string, mt MessageType, msg []byte, w *hub
 	if h.stopped {
 		h.mu.RUnlock()
 		return ErrHubStopped
+	}
+	if relay {
+		h.relayOut(kind, key, mt, msg)
 	}
 	var targets []*hubConn
 	switch kind {

@@ -93,6 +93,35 @@ type SSEBrokerConfig struct {
 	// Logger, when set, receives a line when a subscriber joins or leaves
 	// (debug) and when one is disconnected or turned away (info).
 	Logger *slog.Logger
+
+	// Relay, when set, connects the broker to the brokers of other
+	// instances of the program that use the same relay and RelayTopic:
+	// an event published on any of them reaches the subscribers of all,
+	// each once. The broker runs goroutines for the relay until Close.
+	//
+	// With a plain Relay (at-most-once), Publish delivers here at once
+	// and hands the event to the relay; events of other instances arrive
+	// with IDs of this broker (or the publisher's own), so a client that
+	// reconnects to another instance resumes only with a publisher's own
+	// IDs. SSEBrokerStats.Relay.Lost counts what the relay lost.
+	//
+	// With an OrderedRelay, Publish hands the event to the relay only,
+	// and every instance delivers the relay's log in the same order with
+	// the log's IDs as event IDs (an event's own ID is replaced): a
+	// client that reconnects to any instance with Last-Event-ID resumes
+	// with no gap and no duplicate, from this broker's replay ring or,
+	// beyond it, from the log. While the relay is unreachable events wait
+	// in RelayQueue and reach subscribers, here too, once it is back.
+	Relay Relay
+	// RelayTopic is the relay topic ("" = "stream.sse"); give each broker
+	// of a program its own.
+	RelayTopic string
+	// RelayQueue bounds the events waiting to be handed to the relay
+	// (0 = 1024). When it is full, with a plain Relay the event reaches
+	// only this instance (SSEBrokerStats.Relay.Dropped counts it); with an
+	// OrderedRelay, Publish waits for room as it waits for blocking
+	// subscribers, then fails with an error wrapping ErrRelayBacklog.
+	RelayQueue int
 }
 
 const (
@@ -175,6 +204,8 @@ type SSEBroker struct {
 	shed         atomic.Uint64
 	resumed      atomic.Uint64
 	resumeGaps   atomic.Uint64
+
+	rel *sseRelay // nil without SSEBrokerConfig.Relay
 }
 
 // SSEBrokerStats is a snapshot of an SSEBroker's counters. The counters
@@ -183,7 +214,8 @@ type SSEBrokerStats struct {
 	// Subscribers is the number of streams open now.
 	Subscribers int `json:"subscribers"`
 	// Published counts events accepted by Publish, PublishContext and
-	// PublishFrom.
+	// PublishFrom; with a Relay, the events fanned out here, from any
+	// instance.
 	Published uint64 `json:"published"`
 	// Delivered counts events written to subscribers (one per subscriber
 	// per event, replayed events included).
@@ -204,6 +236,8 @@ type SSEBrokerStats struct {
 	// event instead.
 	Resumed    uint64 `json:"resumed"`
 	ResumeGaps uint64 `json:"resume_gaps"`
+	// Relay are the relay counters; zero without SSEBrokerConfig.Relay.
+	Relay RelayStats `json:"relay"`
 }
 
 // NewSSEBroker returns a broker configured by cfg (see SSEBrokerConfig for
@@ -257,6 +291,7 @@ func NewSSEBroker(cfg SSEBrokerConfig) *SSEBroker {
 	if b.log != nil && b.topic != "" {
 		b.log = b.log.With(slog.String("topic", b.topic))
 	}
+	b.startRelay(cfg)
 	return b
 }
 
@@ -277,6 +312,7 @@ func (b *SSEBroker) Stats() SSEBrokerStats {
 		Shed:         b.shed.Load(),
 		Resumed:      b.resumed.Load(),
 		ResumeGaps:   b.resumeGaps.Load(),
+		Relay:        b.relayStats(),
 	}
 }
 
@@ -295,7 +331,7 @@ func (b *SSEBroker) Stats() SSEBrokerStats {
 // It returns an error wrapping ErrClosed, and publishes nothing, once the
 // broker is closed.
 func (b *SSEBroker) Publish(e Event) error {
-	return b.publish(context.Background(), e, b.blockTimeout)
+	return b.publishOut(context.Background(), e, b.blockTimeout)
 }
 
 // PublishContext is Publish, but it waits for blocking subscribers as long
@@ -306,7 +342,7 @@ func (b *SSEBroker) Publish(e Event) error {
 // a blocking subscriber; that subscriber then loses its oldest queued
 // event and gets a gap event, and PublishContext returns nil.
 func (b *SSEBroker) PublishContext(ctx context.Context, e Event) error {
-	return b.publish(ctx, e, 0)
+	return b.publishOut(ctx, e, 0)
 }
 
 // PublishFrom publishes every event received from events, in order, until
@@ -355,10 +391,12 @@ func (b *SSEBroker) Close() error {
 		s.interrupt(deadline)
 	}
 	b.wg.Wait()
+	b.stopRelay()
 	return nil
 }
 
-func (b *SSEBroker) publish(ctx context.Context, e Event, bound time.Duration) error {
+// publish fans e out here; with relay it also queues e for a plain relay.
+func (b *SSEBroker) publish(ctx context.Context, e Event, bound time.Duration, relay bool) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("stream: sse publish: %w", err)
 	}
@@ -370,6 +408,9 @@ func (b *SSEBroker) publish(ctx context.Context, e Event, bound time.Duration) e
 		default:
 		}
 		b.published.Add(1)
+		if relay {
+			b.relayOut(e)
+		}
 		return nil
 	}
 
@@ -421,6 +462,9 @@ func (b *SSEBroker) publish(ctx context.Context, e Event, bound time.Duration) e
 	var dropped, superseded uint64
 	blocked, kicked := b.blocked[:0], b.kicked[:0]
 	for _, s := range b.subs {
+		if s.gated.Load() && s.gatePass(e.ID) {
+			continue
+		}
 		if !s.accepts(name) {
 			continue
 		}
@@ -456,6 +500,9 @@ func (b *SSEBroker) publish(ctx context.Context, e Event, bound time.Duration) e
 	}
 	b.mu.Unlock()
 	b.published.Add(1)
+	if relay {
+		b.relayOut(e)
+	}
 
 	if len(kicked) > 0 {
 		// Its writer is most likely stuck on the client: cut it short.

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -57,6 +58,9 @@ type sseSub struct {
 	kicked  bool
 	gone    bool
 	waiting bool
+	gate    int    // sseGateOpen, sseGatePending or sseGateSkip
+	gateID  string // the resume ID a gate waits for
+	gated   atomic.Bool
 
 	// Writer state.
 	w         http.ResponseWriter
@@ -160,6 +164,9 @@ func (b *SSEBroker) Subscribe(w http.ResponseWriter, r *http.Request) error {
 	if b.replay.limit > 0 {
 		lastID = LastEventID(r)
 	}
+	if lastID != "" && !b.waitRelayReady(r.Context()) {
+		return nil
+	}
 
 	release, ok := b.limiter.Acquire(r)
 	if !ok {
@@ -235,6 +242,9 @@ type sseResume struct {
 	// the broker's "<epoch>-<seq>": a publisher that keeps its IDs across
 	// restarts can then resume the subscriber after one.
 	newestID string
+	// relay: catch up from an ordered relay's log, from relayAfter.
+	relay      bool
+	relayAfter string
 }
 
 // startID returns the ID a subscriber is given to resume from: the newest
@@ -251,6 +261,9 @@ func (b *SSEBroker) startID(dst []byte, res sseResume) []byte {
 // event is either in the replay it gets or in its queue, never both.
 func (b *SSEBroker) resumeLocked(lastID string, s *sseSub) sseResume {
 	res := sseResume{seq: b.seq, newestID: b.replay.newestUserID(b.seq)}
+	if res.newestID == "" && b.replay.n == 0 {
+		res.newestID = b.relayStartLocked()
+	}
 	if b.replay.limit == 0 || lastID == "" {
 		return res
 	}
@@ -264,6 +277,9 @@ func (b *SSEBroker) resumeLocked(lastID string, s *sseSub) sseResume {
 	}
 	if !ok {
 		seq, ok = b.replay.findUserID(lastID)
+	}
+	if !ok && b.rel != nil && b.rel.ordered != nil {
+		return b.relayResumeLocked(lastID, s, res)
 	}
 	if !ok {
 		res.gap, res.missed = true, -1
@@ -355,6 +371,10 @@ func (s *sseSub) run(r *http.Request, res sseResume) error {
 
 	buf := s.wbuf[:0]
 	switch {
+	case res.relay:
+		if err := s.relayCatchUp(r.Context(), res); err != nil {
+			return err
+		}
 	case res.gap:
 		buf = b.appendGap(buf, res.missed, "resume", true, res)
 	case b.replay.limit > 0:
