@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"io"
-	"net"
 	"strconv"
 	"testing"
 
@@ -61,7 +60,7 @@ func BenchmarkWriteMessage(b *testing.B) {
 	for _, role := range []string{"server", "client"} {
 		for _, size := range benchSizes {
 			b.Run(role+"/"+benchName(size), func(b *testing.B) {
-				a, peer := tcpPair(b)
+				a, peer := tcpConnPair(b)
 				go io.Copy(io.Discard, peer)
 				c := newConn(a, bufio.NewReader(a), nil, role == "client", resolveSettings(0, 0, -1, 0, 0, nil), "")
 				defer c.teardown(ErrClosed)
@@ -76,26 +75,6 @@ func BenchmarkWriteMessage(b *testing.B) {
 			})
 		}
 	}
-}
-
-func tcpPair(b *testing.B) (net.Conn, net.Conn) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	ch := make(chan net.Conn, 1)
-	go func() {
-		c, _ := l.Accept()
-		ch <- c
-	}()
-	a, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	peer := <-ch
-	b.Cleanup(func() { a.Close(); peer.Close() })
-	return a, peer
 }
 
 // BenchmarkEchoLoopback is a full round trip: Dial client to Upgrade
@@ -122,7 +101,7 @@ func BenchmarkEchoLoopback(b *testing.B) {
 }
 
 func benchPair(b *testing.B) (*WebSocketConn, *WebSocketConn) {
-	a, peer := tcpPair(b)
+	a, peer := tcpConnPair(b)
 	set := resolveSettings(64<<20, 0, -1, 0, 0, nil)
 	sc := newConn(peer, bufio.NewReader(peer), nil, false, set, "")
 	cc := newConn(a, bufio.NewReader(a), nil, true, set, "")
