@@ -42,6 +42,9 @@ func TestWSDeflateUpgradeAnswers(t *testing.T) {
 			if (e.conn.defl != nil) != (tc.want != "") {
 				t.Fatalf("compression on = %v", e.conn.defl != nil)
 			}
+			if got := e.conn.Extensions(); got != tc.want {
+				t.Fatalf("Extensions() = %q, want the answer %q", got, tc.want)
+			}
 			e.peer.Close()
 			e.wait(t)
 		})
@@ -117,6 +120,13 @@ func TestWSDeflateDialAnswers(t *testing.T) {
 			if err == nil {
 				if (c.defl != nil) != tc.wantOn {
 					t.Fatalf("compression on = %v", c.defl != nil)
+				}
+				want := ""
+				if tc.wantOn {
+					want = tc.ext
+				}
+				if got := c.Extensions(); got != want {
+					t.Fatalf("Extensions() = %q, want %q", got, want)
 				}
 				c.teardown(ErrClosed)
 			}

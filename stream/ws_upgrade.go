@@ -116,6 +116,7 @@ func Upgrade(w http.ResponseWriter, r *http.Request, cfg WSConfig) (*WebSocketCo
 	c := newConn(netConn, brw.Reader, bw, false, set, subprotocol)
 	if compress {
 		c.enableDeflate(dcfg, agreed)
+		c.extensions = ext
 	}
 	return c, nil
 }
