@@ -82,7 +82,8 @@ type WSConfig struct {
 	CompressionThreshold int
 	// CompressionLevel is the compress/flate level, -2 to 9; 0 means
 	// DefaultCompressionLevel, or DefaultContextTakeoverLevel with
-	// CompressionContextTakeover.
+	// CompressionContextTakeover unless the peer asks this side not to
+	// keep its context.
 	CompressionLevel int
 }
 

@@ -22,8 +22,8 @@ import (
 // messages never interleave on the wire: a message written with
 // NextWriter holds off other messages until its writer is closed, though
 // pings and pongs may go out between its fragments. Close,
-// CloseWithStatus, Closed, OnClose, Stats, Subprotocol and RemoteAddr are
-// safe from any goroutine at any time.
+// CloseWithStatus, Closed, OnClose, Stats, Subprotocol, Extensions and
+// RemoteAddr are safe from any goroutine at any time.
 //
 // Incoming pings are answered, and close frames handled, while a reader
 // is reading; keepalive and Ping therefore need a goroutine that reads.
@@ -31,6 +31,7 @@ type WebSocketConn struct {
 	set         wsSettings
 	client      bool
 	subprotocol string
+	extensions  string // Sec-WebSocket-Extensions of the handshake response
 	remote      net.Addr
 	created     time.Time // base of the monotonic activity clock
 
@@ -180,6 +181,14 @@ func newConn(rwc io.ReadWriteCloser, br *bufio.Reader, bw *bufio.Writer, client 
 
 // Subprotocol returns the negotiated subprotocol, or "" if none.
 func (c *WebSocketConn) Subprotocol() string { return c.subprotocol }
+
+// Extensions returns the Sec-WebSocket-Extensions value of the opening
+// handshake's response, which names the extensions in use with their
+// parameters, or "" when none is. The only extension negotiated is
+// permessage-deflate (RFC 7692), for example
+// "permessage-deflate; server_no_context_takeover". It never changes
+// during the connection.
+func (c *WebSocketConn) Extensions() string { return c.extensions }
 
 // RemoteAddr returns the peer's network address, or nil if the transport
 // has none.

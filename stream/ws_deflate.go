@@ -63,6 +63,10 @@ const (
 	DefaultCompressionLevel = flate.BestSpeed
 	// DefaultContextTakeoverLevel is the flate level used with context
 	// takeover when CompressionLevel is 0: flate.DefaultCompression (6).
+	// It applies to the direction in which this side keeps its context;
+	// when the peer asks for server_no_context_takeover (or, of a
+	// client, client_no_context_takeover), that direction uses
+	// DefaultCompressionLevel.
 	// flate.BestSpeed hardly finds matches in earlier messages, so small
 	// messages would gain nothing from the context they pay for.
 	DefaultContextTakeoverLevel = flate.DefaultCompression
@@ -73,6 +77,9 @@ type deflateConfig struct {
 	mode      CompressionMode
 	threshold int
 	level     int
+	// defaultLevel says that level was not configured; it then
+	// depends on whether this side ends up keeping its context.
+	defaultLevel bool
 }
 
 // resolveDeflate checks and defaults the compression fields. The error
@@ -92,9 +99,9 @@ func resolveDeflate(mode CompressionMode, threshold, level int) (deflateConfig, 
 	}
 	switch {
 	case d.level == 0 && mode == CompressionContextTakeover:
-		d.level = DefaultContextTakeoverLevel
+		d.level, d.defaultLevel = DefaultContextTakeoverLevel, true
 	case d.level == 0:
-		d.level = DefaultCompressionLevel
+		d.level, d.defaultLevel = DefaultCompressionLevel, true
 	case d.level < flate.HuffmanOnly || d.level > flate.BestCompression:
 		return d, errors.New("CompressionLevel must be a compress/flate level from -2 to 9")
 	}
@@ -134,7 +141,14 @@ func (c *WebSocketConn) enableDeflate(cfg deflateConfig, a deflateAgreement) {
 	if c.client {
 		writeFresh, readFresh = a.clientNoContext, a.serverNoContext
 	}
-	c.defl = &wsDeflater{level: cfg.level, threshold: cfg.threshold, fresh: writeFresh}
+	level := cfg.level
+	if cfg.defaultLevel && writeFresh {
+		// The peer asked this side not to keep its context (gorilla
+		// always does): every message is compressed afresh, which is
+		// what DefaultCompressionLevel is for, whatever the mode.
+		level = DefaultCompressionLevel
+	}
+	c.defl = &wsDeflater{level: level, threshold: cfg.threshold, fresh: writeFresh}
 	c.infl = &wsInflater{fresh: readFresh}
 	c.infl.src.c = c
 }

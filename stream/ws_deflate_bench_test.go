@@ -6,6 +6,7 @@ import (
 	"compress/flate"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"runtime"
 	"testing"
 
@@ -95,18 +96,26 @@ func BenchmarkDeflateJSONWire(b *testing.B) {
 }
 
 // BenchmarkDeflateEcho is a compressed round trip over loopback TCP:
-// client writes, server echoes, client reads, for a JSON message and a
-// larger text payload.
+// client writes, server echoes, client reads, for a JSON message, a
+// larger text payload, and random bytes that deflate cannot shrink,
+// where compression is pure cost.
 func BenchmarkDeflateEcho(b *testing.B) {
 	msgs := jsonMessages(64)
 	var big []byte
 	for _, m := range jsonMessages(1000) {
 		big = append(big, m...)
 	}
+	random := make([]byte, 64<<10)
+	rand.NewChaCha8([32]byte{1}).Read(random)
 	payloads := []struct {
 		name string
+		mt   MessageType
 		msgs [][]byte
-	}{{"json", msgs}, {"64KiB", [][]byte{big[:64<<10]}}}
+	}{
+		{"json", TextMessage, msgs},
+		{"64KiB", TextMessage, [][]byte{big[:64<<10]}},
+		{"64KiB-random", BinaryMessage, [][]byte{random}},
+	}
 	for _, pl := range payloads {
 		for _, bm := range benchModes {
 			b.Run(pl.name+"/"+bm.name, func(b *testing.B) {
@@ -128,7 +137,7 @@ func BenchmarkDeflateEcho(b *testing.B) {
 				for b.Loop() {
 					m := pl.msgs[i%len(pl.msgs)]
 					i++
-					if err := cc.WriteMessage(TextMessage, m); err != nil {
+					if err := cc.WriteMessage(pl.mt, m); err != nil {
 						b.Fatal(err)
 					}
 					if _, _, err := cc.ReadMessage(); err != nil {

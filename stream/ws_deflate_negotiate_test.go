@@ -178,11 +178,11 @@ func TestResolveDeflate(t *testing.T) {
 		want             deflateConfig
 		bad              bool
 	}{
-		{CompressionDisabled, 0, 0, deflateConfig{CompressionDisabled, DefaultCompressionThreshold, DefaultCompressionLevel}, false},
-		{CompressionContextTakeover, -1, 9, deflateConfig{CompressionContextTakeover, 0, 9}, false},
-		{CompressionContextTakeover, 0, 0, deflateConfig{CompressionContextTakeover, DefaultCompressionThreshold, DefaultContextTakeoverLevel}, false},
-		{CompressionNoContextTakeover, 10, -2, deflateConfig{CompressionNoContextTakeover, 10, -2}, false},
-		{CompressionNoContextTakeover, 10, -1, deflateConfig{CompressionNoContextTakeover, 10, -1}, false},
+		{CompressionDisabled, 0, 0, deflateConfig{CompressionDisabled, DefaultCompressionThreshold, DefaultCompressionLevel, true}, false},
+		{CompressionContextTakeover, -1, 9, deflateConfig{CompressionContextTakeover, 0, 9, false}, false},
+		{CompressionContextTakeover, 0, 0, deflateConfig{CompressionContextTakeover, DefaultCompressionThreshold, DefaultContextTakeoverLevel, true}, false},
+		{CompressionNoContextTakeover, 10, -2, deflateConfig{CompressionNoContextTakeover, 10, -2, false}, false},
+		{CompressionNoContextTakeover, 10, -1, deflateConfig{CompressionNoContextTakeover, 10, -1, false}, false},
 		{CompressionNoContextTakeover, 0, 10, deflateConfig{}, true},
 		{CompressionNoContextTakeover, 0, -3, deflateConfig{}, true},
 		{CompressionMode(7), 0, 0, deflateConfig{}, true},

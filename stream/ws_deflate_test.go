@@ -42,6 +42,9 @@ func TestWSDeflateUpgradeAnswers(t *testing.T) {
 			if (e.conn.defl != nil) != (tc.want != "") {
 				t.Fatalf("compression on = %v", e.conn.defl != nil)
 			}
+			if got := e.conn.Extensions(); got != tc.want {
+				t.Fatalf("Extensions() = %q, want the answer %q", got, tc.want)
+			}
 			e.peer.Close()
 			e.wait(t)
 		})
@@ -117,6 +120,13 @@ func TestWSDeflateDialAnswers(t *testing.T) {
 			if err == nil {
 				if (c.defl != nil) != tc.wantOn {
 					t.Fatalf("compression on = %v", c.defl != nil)
+				}
+				want := ""
+				if tc.wantOn {
+					want = tc.ext
+				}
+				if got := c.Extensions(); got != want {
+					t.Fatalf("Extensions() = %q, want %q", got, want)
 				}
 				c.teardown(ErrClosed)
 			}
@@ -563,5 +573,72 @@ func TestWSDeflateBroadcastHook(t *testing.T) {
 	}
 	for _, s := range append(servers, ctxServer) {
 		s.teardown(ErrClosed)
+	}
+}
+
+// TestWSDeflateLevelFollowsAgreement checks that an unset
+// CompressionLevel under CompressionContextTakeover falls back to
+// DefaultCompressionLevel in a direction where the peer asked for no
+// context takeover, as gorilla/websocket always does: each message is
+// then compressed afresh by a pooled writer, which only BestSpeed resets
+// cheaply. A level that was set is kept.
+func TestWSDeflateLevelFollowsAgreement(t *testing.T) {
+	const pmd = "permessage-deflate"
+	tests := []struct {
+		name      string
+		client    bool // our side dials; ext is then the server's answer
+		level     int
+		ext       string
+		wantLevel int
+		wantFresh bool
+	}{
+		{"server, context kept", false, 0, pmd, DefaultContextTakeoverLevel, false},
+		{"server, peer asks server_no_context_takeover", false, 0, pmd + "; server_no_context_takeover", DefaultCompressionLevel, true},
+		{"server, gorilla's offer", false, 0, pmd + "; server_no_context_takeover; client_no_context_takeover", DefaultCompressionLevel, true},
+		{"server, only the client resets", false, 0, pmd + "; client_no_context_takeover", DefaultContextTakeoverLevel, false},
+		{"server, level set", false, 9, pmd + "; server_no_context_takeover", 9, true},
+		{"client, context kept", true, 0, pmd, DefaultContextTakeoverLevel, false},
+		{"client, server asks client_no_context_takeover", true, 0, pmd + "; client_no_context_takeover", DefaultCompressionLevel, true},
+		{"client, gorilla's answer", true, 0, pmd + "; server_no_context_takeover; client_no_context_takeover", DefaultCompressionLevel, true},
+		{"client, level set", true, 3, pmd + "; client_no_context_takeover", 3, true},
+	}
+	msg := bytes.Repeat([]byte(`{"type":"chat","text":"hello"}`), 20)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			wsCheckGoroutines(t)
+			var e *wsEcho
+			if tc.client {
+				e = startDeflateClient(t, DialConfig{Compression: CompressionContextTakeover, CompressionLevel: tc.level}, tc.ext)
+			} else {
+				e, _ = startDeflateServer(t, WSConfig{Compression: CompressionContextTakeover, CompressionLevel: tc.level}, tc.ext)
+			}
+			if d := e.conn.defl; d == nil || d.level != tc.wantLevel || d.fresh != tc.wantFresh {
+				t.Fatalf("deflater %+v, want level %d, fresh %v", d, tc.wantLevel, tc.wantFresh)
+			}
+			if !tc.client {
+				level, _, ok := e.conn.broadcastDeflate()
+				if ok != tc.wantFresh || (ok && level != tc.wantLevel) {
+					t.Fatalf("broadcastDeflate() = %d, %v", level, ok)
+				}
+			}
+			// The echo of a compressed message inflates to the message:
+			// the peer keeps a context only where the agreement lets it.
+			peerKeeps := !strings.Contains(tc.ext, "client_no_context_takeover")
+			if tc.client {
+				peerKeeps = !strings.Contains(tc.ext, "server_no_context_takeover")
+			}
+			pc, pi := newPeerCompressor(peerKeeps), &peerInflater{takeover: !tc.wantFresh}
+			for range 3 {
+				if err := e.peer.WriteRaw(compressedFrames(e.peer, wsframe.OpText, pc.compress(msg), 1)); err != nil {
+					t.Fatal(err)
+				}
+				got, compressed := readPeerMessage(t, e.peer, pi)
+				if !compressed || !bytes.Equal(got, msg) {
+					t.Fatalf("echo compressed=%v, %d bytes, want the %d sent", compressed, len(got), len(msg))
+				}
+			}
+			e.peer.Close()
+			e.wait(t)
+		})
 	}
 }

@@ -193,6 +193,7 @@ func handshake(ctx context.Context, netConn net.Conn, u *url.URL, secure bool, c
 	if compress {
 		dcfg, _ := cfg.deflateConfig() // checked by Dial
 		c.enableDeflate(dcfg, agreed)
+		c.extensions = strings.Join(resp.Header.Values("Sec-WebSocket-Extensions"), ", ")
 	}
 	return c, resp, nil
 }

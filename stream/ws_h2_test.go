@@ -99,8 +99,8 @@ func TestUpgradeH2Stream(t *testing.T) {
 	if got := c.Subprotocol(); got != "v2" || res.Header.Get("Sec-WebSocket-Protocol") != "v2" {
 		t.Errorf("subprotocol %q, header %q; want v2", got, res.Header.Get("Sec-WebSocket-Protocol"))
 	}
-	if ext := res.Header.Get("Sec-WebSocket-Extensions"); ext == "" {
-		t.Error("permessage-deflate not accepted")
+	if ext := res.Header.Get("Sec-WebSocket-Extensions"); ext == "" || c.Extensions() != ext {
+		t.Errorf("permessage-deflate: header %q, Extensions %q", ext, c.Extensions())
 	}
 	if c.RemoteAddr() == nil || c.RemoteAddr().String() != r.RemoteAddr {
 		t.Errorf("RemoteAddr %v, want %s", c.RemoteAddr(), r.RemoteAddr)

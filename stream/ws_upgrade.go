@@ -165,6 +165,7 @@ func (n negotiation) abort() {
 func (n negotiation) attach(c *WebSocketConn, cfg WSConfig) {
 	if n.compress {
 		c.enableDeflate(n.dcfg, n.agreed)
+		c.extensions = n.ext
 	}
 	c.rate = newRateBucket(cfg.RateLimit)
 	if n.release != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -16,6 +17,11 @@ import (
 // §5.2: 7-bit up to 125, 16-bit up to 65535, 64-bit beyond) and go up to
 // 16 MiB.
 var messageSizes = []int{0, 125, 126, 65535, 65536, 1 << 20, 16 << 20}
+
+// compressedSizes replace messageSizes on compressed connections, up to
+// 4 MiB: flate at level 6 under the race detector takes tens of seconds
+// for 16 MiB, and the 64-bit length is covered at 4 MiB too.
+var compressedSizes = []int{0, 125, 126, 65535, 65536, 1 << 20, 4 << 20}
 
 // closeCases are close frames sent each way: the two common codes and the
 // ends of the range for applications (§7.4.2), with reasons, one not
@@ -106,11 +112,15 @@ var wsCases = []wsCase{
 	}},
 	{"fragmented/theirs-ping-between", func(t *testing.T, p pair) {
 		// §5.4: control frames may be injected in the middle of a
-		// fragmented message, and §5.5.2 has us answer the ping.
-		want := pattern(12_000)
+		// fragmented message, and §5.5.2 has us answer the ping. The
+		// text barely compresses and its first part is larger than the
+		// 64 KiB a flate writer takes in before it emits anything, so
+		// that a peer compressing through a streaming writer has sent
+		// a frame before its ping.
+		want := noiseText(210_000)
 		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 		defer cancel()
-		if err := p.theirs.sendFragments(ctx, stream.TextMessage, splitAt(want, 3000), true); err != nil {
+		if err := p.theirs.sendFragments(ctx, stream.TextMessage, splitAt(want, 70_000), true); err != nil {
 			t.Fatal(err)
 		}
 		p.ours.expect(t, stream.TextMessage, want)
@@ -138,6 +148,37 @@ var wsCases = []wsCase{
 			t.Fatal(err)
 		}
 		expectTheirs(t, p.theirs, stream.BinaryMessage, want)
+	}},
+	{"sizes/incompressible", func(t *testing.T, p pair) {
+		// Payloads that deflate cannot shrink: compressed, they come
+		// out a little larger than they went in.
+		for _, n := range noiseSizes {
+			exchange(t, p, stream.BinaryMessage, noise(n))
+		}
+		exchange(t, p, stream.TextMessage, noiseText(1<<20))
+	}},
+	{"burst/json", func(t *testing.T, p pair) {
+		// Many small, similar messages each way, as a JSON feed sends:
+		// with context takeover each is compressed against the ones
+		// before it, so one lost or misordered message, or a window
+		// that the two sides do not keep alike, garbles the rest.
+		msgs := jsonFeed(300)
+		for _, m := range msgs {
+			if err := p.theirs.send(stream.TextMessage, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, m := range msgs {
+			p.ours.expect(t, stream.TextMessage, m)
+		}
+		for _, m := range msgs {
+			if err := p.ours.c.WriteMessage(stream.TextMessage, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, m := range msgs {
+			expectTheirs(t, p.theirs, stream.TextMessage, m)
+		}
 	}},
 	{"ping/ours", func(t *testing.T, p pair) {
 		for range 3 {
@@ -279,18 +320,47 @@ func init() {
 	}
 }
 
+// noiseSizes are the sizes of the incompressible messages, up to
+// noiseMax.
+var noiseSizes = []int{0, 1, 125, 126, 65535, 65536, 1 << 20, noiseMax}
+
+// jsonFeed returns n JSON messages of 100 to 200 bytes that differ in
+// their numbers, like updates to a dashboard.
+func jsonFeed(n int) [][]byte {
+	msgs := make([][]byte, n)
+	for i := range msgs {
+		msgs[i] = jsonMessage(i)
+	}
+	return msgs
+}
+
+// jsonMessage is message i of jsonFeed. The browser page builds the same.
+func jsonMessage(i int) []byte {
+	return fmt.Appendf(nil, `{"type":"update","seq":%d,"room":"lobby-%d","user":{"id":%d,"name":"user%d"},"value":%d.%02d,"tags":["live","json"]}`,
+		i, i%7, 1000+i*13%97, i*7%31, i*i%1000, i%100)
+}
+
+// exchange sends want from theirs to ours, then from ours to theirs.
+func exchange(t *testing.T, p pair, mt stream.MessageType, want []byte) {
+	t.Helper()
+	if err := p.theirs.send(mt, want); err != nil {
+		t.Fatalf("their send of %d bytes: %v", len(want), err)
+	}
+	p.ours.expect(t, mt, want)
+	if err := p.ours.c.WriteMessage(mt, want); err != nil {
+		t.Fatalf("our send of %d bytes: %v", len(want), err)
+	}
+	expectTheirs(t, p.theirs, mt, want)
+}
+
 // exchangeSizes sends a message of every size each way and checks it.
 func exchangeSizes(t *testing.T, p pair, mt stream.MessageType) {
-	for _, n := range messageSizes {
-		want := pattern(n)
-		if err := p.theirs.send(mt, want); err != nil {
-			t.Fatalf("their send of %d bytes: %v", n, err)
-		}
-		p.ours.expect(t, mt, want)
-		if err := p.ours.c.WriteMessage(mt, want); err != nil {
-			t.Fatalf("our send of %d bytes: %v", n, err)
-		}
-		expectTheirs(t, p.theirs, mt, want)
+	sizes := messageSizes
+	if p.compressed {
+		sizes = compressedSizes
+	}
+	for _, n := range sizes {
+		exchange(t, p, mt, pattern(n))
 	}
 	// A large message through NextWriter, written in one piece.
 	w, err := p.ours.c.NextWriter(mt)

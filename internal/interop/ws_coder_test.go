@@ -13,35 +13,72 @@ import (
 	"github.com/stdrealtime/realtime/stream"
 )
 
-var coderImpl = implementation{
-	name: "coder",
-	client: func(t *testing.T, url string) peer {
-		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-		defer cancel()
-		c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{CompressionMode: websocket.CompressionDisabled})
-		if err != nil {
-			t.Fatalf("coder Dial: %v", err)
-		}
-		return newCoderPeer(c)
-	},
-	server: func(t *testing.T) (string, stream.DialConfig, func() peer) {
-		ch := make(chan *coderPeer, 1)
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+var coderImpl = coderWith("coder", websocket.CompressionDisabled)
+
+// coderTakeoverImpl compresses with context takeover on both sides, each
+// with its default threshold (coder's 128 bytes, ours 128), so messages
+// of both kinds mix on one connection.
+var coderTakeoverImpl = func() implementation {
+	impl := coderWith("coder-deflate-takeover", websocket.CompressionContextTakeover)
+	impl.compression = stream.CompressionContextTakeover
+	impl.extClient = "permessage-deflate"
+	impl.extServer = "permessage-deflate"
+	return impl
+}()
+
+// coderNoContextImpl compresses without context takeover; our side
+// compresses every message, coder those of 512 bytes and more.
+var coderNoContextImpl = func() implementation {
+	impl := coderWith("coder-deflate-no-context", websocket.CompressionNoContextTakeover)
+	impl.compression = stream.CompressionNoContextTakeover
+	impl.threshold = -1
+	// Each side lists the parameters in its own order.
+	impl.extClient = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+	impl.extServer = "permessage-deflate; client_no_context_takeover; server_no_context_takeover"
+	return impl
+}()
+
+// coderWith pairs ours with coder/websocket using mode on its side.
+func coderWith(name string, mode websocket.CompressionMode) implementation {
+	return implementation{
+		name: name,
+		client: func(t *testing.T, url string) peer {
+			ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+			defer cancel()
+			c, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{CompressionMode: mode})
 			if err != nil {
-				t.Errorf("coder Accept: %v", err)
-				return
+				t.Fatalf("coder Dial: %v", err)
 			}
 			p := newCoderPeer(c)
-			ch <- p
-			<-p.done
-		}))
-		t.Cleanup(srv.Close)
-		return "ws" + strings.TrimPrefix(srv.URL, "http"), stream.DialConfig{}, func() peer { return <-ch }
-	},
+			p.ext = strings.Join(resp.Header.Values("Sec-WebSocket-Extensions"), ", ")
+			return p
+		},
+		server: func(t *testing.T) (string, stream.DialConfig, func() peer) {
+			ch := make(chan *coderPeer, 1)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				c, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: mode})
+				if err != nil {
+					t.Errorf("coder Accept: %v", err)
+					return
+				}
+				p := newCoderPeer(c)
+				// Accept set the response headers on w before it
+				// hijacked the connection.
+				p.ext = strings.Join(w.Header().Values("Sec-WebSocket-Extensions"), ", ")
+				ch <- p
+				<-p.done
+			}))
+			t.Cleanup(srv.Close)
+			return "ws" + strings.TrimPrefix(srv.URL, "http"), stream.DialConfig{}, func() peer { return <-ch }
+		},
+	}
 }
 
 func TestWebSocketCoder(t *testing.T) { runCases(t, coderImpl) }
+
+func TestWebSocketCoderDeflateTakeover(t *testing.T) { runCases(t, coderTakeoverImpl) }
+
+func TestWebSocketCoderDeflateNoContext(t *testing.T) { runCases(t, coderNoContextImpl) }
 
 // coderPeer is a coder/websocket connection with a goroutine reading it.
 type coderPeer struct {
@@ -50,6 +87,7 @@ type coderPeer struct {
 	done   chan struct{}
 	result ended        // set before done closes
 	echoed atomic.Int64 // status of a closing handshake Close completed
+	ext    string       // Sec-WebSocket-Extensions of the handshake response
 }
 
 func newCoderPeer(c *websocket.Conn) *coderPeer {
@@ -136,3 +174,5 @@ func (p *coderPeer) kill() {
 	}
 	<-p.done
 }
+
+func (p *coderPeer) extensions() (string, bool) { return p.ext, true }

@@ -20,35 +20,60 @@ import (
 // small buffer makes it fragment every message larger than this.
 const gorillaBuffer = 1024
 
-var gorillaImpl = implementation{
-	name: "gorilla",
-	client: func(t *testing.T, url string) peer {
-		d := websocket.Dialer{WriteBufferSize: gorillaBuffer, HandshakeTimeout: waitLimit}
-		c, _, err := d.DialContext(context.Background(), url, nil)
-		if err != nil {
-			t.Fatalf("gorilla Dial: %v", err)
-		}
-		return newGorillaPeer(c)
-	},
-	server: func(t *testing.T) (string, stream.DialConfig, func() peer) {
-		ch := make(chan *gorillaPeer, 1)
-		up := websocket.Upgrader{WriteBufferSize: gorillaBuffer}
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c, err := up.Upgrade(w, r, nil)
+var gorillaImpl = gorillaWith("gorilla", false)
+
+// gorillaDeflateImpl has gorilla offer and accept permessage-deflate. It
+// supports only "no context takeover" (RFC 7692 §7.1.1): as a client it
+// asks for both parameters, as a server it answers with both whatever
+// was offered. Our side keeps its context where allowed, so that it
+// must honour what gorilla asked, and compresses every message, so
+// that gorilla inflates empty and tiny ones too.
+var gorillaDeflateImpl = func() implementation {
+	impl := gorillaWith("gorilla-deflate", true)
+	impl.compression = stream.CompressionContextTakeover
+	impl.threshold = -1
+	impl.extClient = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+	impl.extServer = impl.extClient
+	return impl
+}()
+
+// gorillaWith pairs ours with gorilla, with EnableCompression set to
+// compress on both its Dialer and its Upgrader.
+func gorillaWith(name string, compress bool) implementation {
+	return implementation{
+		name: name,
+		client: func(t *testing.T, url string) peer {
+			d := websocket.Dialer{WriteBufferSize: gorillaBuffer, HandshakeTimeout: waitLimit, EnableCompression: compress}
+			c, resp, err := d.DialContext(context.Background(), url, nil)
 			if err != nil {
-				t.Errorf("gorilla Upgrade: %v", err)
-				return
+				t.Fatalf("gorilla Dial: %v", err)
 			}
 			p := newGorillaPeer(c)
-			ch <- p
-			<-p.done
-		}))
-		t.Cleanup(srv.Close)
-		return "ws" + strings.TrimPrefix(srv.URL, "http"), stream.DialConfig{}, func() peer { return <-ch }
-	},
+			p.ext, p.extKnown = strings.Join(resp.Header.Values("Sec-WebSocket-Extensions"), ", "), true
+			return p
+		},
+		server: func(t *testing.T) (string, stream.DialConfig, func() peer) {
+			ch := make(chan *gorillaPeer, 1)
+			up := websocket.Upgrader{WriteBufferSize: gorillaBuffer, EnableCompression: compress}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				c, err := up.Upgrade(w, r, nil)
+				if err != nil {
+					t.Errorf("gorilla Upgrade: %v", err)
+					return
+				}
+				p := newGorillaPeer(c)
+				ch <- p
+				<-p.done
+			}))
+			t.Cleanup(srv.Close)
+			return "ws" + strings.TrimPrefix(srv.URL, "http"), stream.DialConfig{}, func() peer { return <-ch }
+		},
+	}
 }
 
 func TestWebSocketGorilla(t *testing.T) { runCases(t, gorillaImpl) }
+
+func TestWebSocketGorillaDeflate(t *testing.T) { runCases(t, gorillaDeflateImpl) }
 
 // gorillaTLSImpl is a gorilla server behind TLS, reached by Dial through
 // wss:// with a TLSConfig that trusts the test certificate.
@@ -89,6 +114,11 @@ type gorillaPeer struct {
 	done   chan struct{}
 	result ended // set before done closes
 	pings  int
+	// ext is the handshake response's Sec-WebSocket-Extensions as a
+	// gorilla client received it; a gorilla server does not expose what
+	// it answered, so extKnown is false there.
+	ext      string
+	extKnown bool
 }
 
 func newGorillaPeer(c *websocket.Conn) *gorillaPeer {
@@ -205,3 +235,5 @@ func (p *gorillaPeer) kill() {
 	}
 	<-p.done
 }
+
+func (p *gorillaPeer) extensions() (string, bool) { return p.ext, p.extKnown }

@@ -79,6 +79,10 @@ type peer interface {
 	// kill drops the connection without a closing handshake and frees
 	// everything the peer holds; it is called once, at cleanup.
 	kill()
+	// extensions returns the Sec-WebSocket-Extensions value of the
+	// handshake response as their side sent or received it; ok is false
+	// when the library does not expose it.
+	extensions() (ext string, ok bool)
 }
 
 // ours is our end of a connection with a goroutine reading it.
@@ -161,6 +165,8 @@ func expectTheirs(t *testing.T, p peer, mt stream.MessageType, want []byte) {
 type pair struct {
 	ours   *ours
 	theirs peer
+	// compressed says that the connection negotiated permessage-deflate.
+	compressed bool
 }
 
 // implementation makes connections between ours and one third-party
@@ -177,15 +183,28 @@ type implementation struct {
 	server func(t *testing.T) (url string, cfg stream.DialConfig, p func() peer)
 	// serverOnly says that theirs only plays the server.
 	serverOnly bool
+
+	// compression is our side's Compression and threshold its
+	// CompressionThreshold; theirs is configured to match in client and
+	// server.
+	compression stream.CompressionMode
+	threshold   int
+	// extClient and extServer are the Sec-WebSocket-Extensions values
+	// the handshake must settle on with theirs as client and as server;
+	// "" means no extension. Both ends are checked, so a pairing fails
+	// when compression was meant to be on and silently is not.
+	extClient, extServer string
 }
 
 // ourServer starts an httptest server whose handler upgrades with
-// stream.Upgrade and hands the connection over.
-func ourServer(t *testing.T) (url string, accepted <-chan *stream.WebSocketConn) {
+// stream.Upgrade, compressing as impl says, and hands the connection
+// over.
+func ourServer(t *testing.T, impl implementation) (url string, accepted <-chan *stream.WebSocketConn) {
 	t.Helper()
 	ch := make(chan *stream.WebSocketConn, 1)
+	cfg := stream.WSConfig{ReadLimit: readLimit, Compression: impl.compression, CompressionThreshold: impl.threshold}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := stream.Upgrade(w, r, stream.WSConfig{ReadLimit: readLimit})
+		c, err := stream.Upgrade(w, r, cfg)
 		if err != nil {
 			t.Errorf("Upgrade: %v", err)
 			return
@@ -197,28 +216,52 @@ func ourServer(t *testing.T) (url string, accepted <-chan *stream.WebSocketConn)
 	return "ws" + strings.TrimPrefix(srv.URL, "http"), ch
 }
 
-// connect makes a pair with theirs as client (asClient) or as server.
+// connect makes a pair with theirs as client (asClient) or as server,
+// and checks the extensions both ends settled on.
 func connect(t *testing.T, impl implementation, asClient bool) pair {
 	t.Helper()
+	var p pair
+	want := impl.extServer
 	if asClient {
-		url, accepted := ourServer(t)
+		want = impl.extClient
+		url, accepted := ourServer(t, impl)
 		theirs := impl.client(t, url)
 		select {
 		case c := <-accepted:
-			return pair{ours: newOurs(c), theirs: theirs}
+			p = pair{ours: newOurs(c), theirs: theirs}
 		case <-time.After(waitLimit):
 			t.Fatalf("no connection reached the server within %v", waitLimit)
 		}
+	} else {
+		url, cfg, accept := impl.server(t)
+		cfg.ReadLimit = readLimit
+		cfg.Compression = impl.compression
+		cfg.CompressionThreshold = impl.threshold
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		c, resp, err := stream.Dial(ctx, url, cfg)
+		if err != nil {
+			t.Fatalf("Dial %s: %v", url, err)
+		}
+		p = pair{ours: newOurs(c), theirs: accept()}
+		if got := strings.Join(resp.Header.Values("Sec-WebSocket-Extensions"), ", "); got != want {
+			p.ours.c.Close()
+			p.theirs.kill()
+			t.Fatalf("their server answered Sec-WebSocket-Extensions %q, want %q", got, want)
+		}
 	}
-	url, cfg, accept := impl.server(t)
-	cfg.ReadLimit = readLimit
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	c, _, err := stream.Dial(ctx, url, cfg)
-	if err != nil {
-		t.Fatalf("Dial %s: %v", url, err)
+	if got := p.ours.c.Extensions(); got != want {
+		p.ours.c.Close()
+		p.theirs.kill()
+		t.Fatalf("our side settled on Sec-WebSocket-Extensions %q, want %q", got, want)
 	}
-	return pair{ours: newOurs(c), theirs: accept()}
+	if got, ok := p.theirs.extensions(); ok && got != want {
+		p.ours.c.Close()
+		p.theirs.kill()
+		t.Fatalf("their side saw Sec-WebSocket-Extensions %q, want %q", got, want)
+	}
+	p.compressed = want != ""
+	return p
 }
 
 // checkGoroutines registers a cleanup, run after every other cleanup of
@@ -252,6 +295,49 @@ var patternBuf = sync.OnceValue(func() []byte {
 	}
 	return b
 })
+
+// noise returns n bytes that deflate cannot shrink, which the Node peer
+// can generate too: byte i is the low byte of the (i+1)-th state of the
+// xorshift32 generator (shifts 13, 17, 5) seeded with 1.
+func noise(n int) []byte {
+	return noiseBuf()[:n]
+}
+
+// noiseText returns n bytes of printable ASCII from the same generator:
+// byte i is 32 + state % 95. Deflate shrinks it by little more than its
+// Huffman coding of 95 symbols saves.
+func noiseText(n int) []byte {
+	return noiseTextBuf()[:n]
+}
+
+const noiseMax = 4 << 20
+
+var noiseBuf = sync.OnceValue(func() []byte {
+	b := make([]byte, noiseMax)
+	x := uint32(1)
+	for i := range b {
+		x = xorshift32(x)
+		b[i] = byte(x)
+	}
+	return b
+})
+
+var noiseTextBuf = sync.OnceValue(func() []byte {
+	b := make([]byte, noiseMax)
+	x := uint32(1)
+	for i := range b {
+		x = xorshift32(x)
+		b[i] = byte(32 + x%95)
+	}
+	return b
+})
+
+func xorshift32(x uint32) uint32 {
+	x ^= x << 13
+	x ^= x >> 17
+	x ^= x << 5
+	return x
+}
 
 // runPair runs body on a fresh connection between ours and impl, then
 // closes it if body did not, and checks that both sides have ended and

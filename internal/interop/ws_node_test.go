@@ -24,37 +24,74 @@ import (
 // process per connection, commands as JSON lines on its stdin, events as
 // JSON lines on its stdout.
 
-var nodeImpl = implementation{
-	name: "node-ws",
-	client: func(t *testing.T, url string) peer {
-		p := startNodePeer(t, "client", url)
-		p.waitFor(t, p.opened, "open")
-		return p
-	},
-	server: func(t *testing.T) (string, stream.DialConfig, func() peer) {
-		p := startNodePeer(t, "server")
-		p.waitFor(t, p.listening, "listening")
-		return "ws://127.0.0.1:" + strconv.Itoa(p.port) + "/", stream.DialConfig{}, func() peer {
+var nodeImpl = nodeWith("node-ws", "")
+
+// nodeTakeoverImpl compresses with context takeover, ws compressing every
+// message (threshold 0) and ours too. A ws client offers
+// client_max_window_bits, which our server leaves out of its answer.
+var nodeTakeoverImpl = func() implementation {
+	impl := nodeWith("node-ws-deflate-takeover", `{"threshold":0}`)
+	impl.compression = stream.CompressionContextTakeover
+	impl.threshold = -1
+	impl.extClient = "permessage-deflate"
+	impl.extServer = "permessage-deflate"
+	return impl
+}()
+
+// nodeNoContextImpl compresses without context takeover, each side with
+// its default threshold (ws: 1024 bytes, ours: 128).
+var nodeNoContextImpl = func() implementation {
+	impl := nodeWith("node-ws-deflate-no-context", `{"serverNoContextTakeover":true,"clientNoContextTakeover":true}`)
+	impl.compression = stream.CompressionNoContextTakeover
+	impl.extClient = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+	impl.extServer = impl.extClient
+	return impl
+}()
+
+// nodeWith pairs ours with ws, deflate being ws's perMessageDeflate
+// option as JSON, or "" for none.
+func nodeWith(name, deflate string) implementation {
+	var opt []string
+	if deflate != "" {
+		opt = []string{deflate}
+	}
+	return implementation{
+		name: name,
+		client: func(t *testing.T, url string) peer {
+			p := startNodePeer(t, append([]string{"client", url}, opt...)...)
 			p.waitFor(t, p.opened, "open")
 			return p
-		}
-	},
+		},
+		server: func(t *testing.T) (string, stream.DialConfig, func() peer) {
+			p := startNodePeer(t, append([]string{"server"}, opt...)...)
+			p.waitFor(t, p.listening, "listening")
+			return "ws://127.0.0.1:" + strconv.Itoa(p.port) + "/", stream.DialConfig{}, func() peer {
+				p.waitFor(t, p.opened, "open")
+				return p
+			}
+		},
+	}
 }
 
 func TestWebSocketNodeWS(t *testing.T) { runCases(t, nodeImpl) }
 
+func TestWebSocketNodeWSDeflateTakeover(t *testing.T) { runCases(t, nodeTakeoverImpl) }
+
+func TestWebSocketNodeWSDeflateNoContext(t *testing.T) { runCases(t, nodeNoContextImpl) }
+
 // nodeEvent is one line of ws_peer.mjs output.
 type nodeEvent struct {
-	Ev      string `json:"ev"`
-	Port    int    `json:"port"`
-	Binary  bool   `json:"binary"`
-	Len     int    `json:"len"`
-	SHA256  string `json:"sha256"`
-	Head    []byte `json:"head"`
-	Data    []byte `json:"data"`
-	Code    int    `json:"code"`
-	Reason  string `json:"reason"`
-	Message string `json:"message"`
+	Ev         string `json:"ev"`
+	Extensions string `json:"extensions"`
+	Port       int    `json:"port"`
+	Binary     bool   `json:"binary"`
+	Len        int    `json:"len"`
+	SHA256     string `json:"sha256"`
+	Head       []byte `json:"head"`
+	Data       []byte `json:"data"`
+	Code       int    `json:"code"`
+	Reason     string `json:"reason"`
+	Message    string `json:"message"`
 }
 
 // nodeCommand is one line of ws_peer.mjs input.
@@ -64,6 +101,9 @@ type nodeCommand struct {
 	Fin     *bool  `json:"fin,omitempty"`
 	Data    []byte `json:"data,omitempty"`
 	Pattern *int   `json:"pattern,omitempty"`
+	Noise   *int   `json:"noise,omitempty"`
+	Skip    int    `json:"skip,omitempty"`
+	Text    bool   `json:"text,omitempty"`
 	Code    int    `json:"code,omitempty"`
 	Reason  string `json:"reason,omitempty"`
 }
@@ -75,7 +115,8 @@ type nodePeer struct {
 
 	listening chan struct{}
 	opened    chan struct{}
-	port      int // set before listening closes
+	port      int    // set before listening closes
+	ext       string // set before opened closes
 	msgs      chan received
 	pongs     chan []byte
 	done      chan struct{}
@@ -146,6 +187,7 @@ func (p *nodePeer) readEvents(stdout io.Reader) {
 			p.port = e.Port
 			close(p.listening)
 		case "open":
+			p.ext = e.Extensions
 			close(p.opened)
 		case "message":
 			r := received{mt: stream.TextMessage, n: e.Len, head: e.Head}
@@ -200,16 +242,40 @@ func (p *nodePeer) command(c nodeCommand) error {
 }
 
 // sendCommand describes one frame; payloads that are a prefix of
-// pattern's output are described by their length only.
+// pattern's output, or a piece of noise's or noiseText's, are described
+// by where they lie only.
 func sendCommand(mt stream.MessageType, b []byte, fin bool) nodeCommand {
 	c := nodeCommand{Op: "send", Binary: mt == stream.BinaryMessage, Fin: &fin}
-	if len(b) > 1024 && bytes.Equal(b, pattern(len(b))) {
-		n := len(b)
+	n := len(b)
+	switch {
+	case n <= 1024:
+		c.Data = b
+	case bytes.Equal(b, pattern(n)):
 		c.Pattern = &n
-	} else {
+	default:
+		for _, gen := range []struct {
+			buf  []byte
+			text bool
+		}{{noiseBuf(), false}, {noiseTextBuf(), true}} {
+			if off, ok := pieceOf(gen.buf, b); ok {
+				c.Noise, c.Skip, c.Text = &n, off, gen.text
+				return c
+			}
+		}
 		c.Data = b
 	}
 	return c
+}
+
+// pieceOf reports whether b is buf[off:off+len(b)] for some off. It finds
+// off for slices of buf taken as buf[off:] and then cut, as splitAt
+// does, and compares the bytes, so a false match is impossible.
+func pieceOf(buf, b []byte) (off int, ok bool) {
+	off = cap(buf) - cap(b)
+	if off < 0 || off+len(b) > len(buf) {
+		return 0, false
+	}
+	return off, bytes.Equal(b, buf[off:off+len(b)])
 }
 
 func (p *nodePeer) send(mt stream.MessageType, b []byte) error {
@@ -294,5 +360,16 @@ func (p *nodePeer) stop() {
 	case <-time.After(waitLimit):
 		p.cmd.Process.Kill()
 		<-p.done
+	}
+}
+
+// extensions returns the Sec-WebSocket-Extensions header of the response
+// that the ws client received or the ws server sent.
+func (p *nodePeer) extensions() (string, bool) {
+	select {
+	case <-p.opened:
+		return p.ext, true
+	default:
+		return "", false
 	}
 }
