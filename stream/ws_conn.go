@@ -250,11 +250,16 @@ func (c *WebSocketConn) closedErr() error {
 // everyone waiting on Closed and runs the OnClose callbacks.
 func (c *WebSocketConn) teardown(err error) {
 	c.closeOnce.Do(func() {
+		// The reason is recorded before the transport closes, so a
+		// reader woken by the close reports it, not the transport's
+		// own error.
+		c.stateMu.Lock()
+		c.closeErr = err
+		c.stateMu.Unlock()
 		if c.closeFirst {
 			c.closer.Close()
 		}
 		c.stateMu.Lock()
-		c.closeErr = err
 		cbs := c.onClose
 		c.onClose = nil
 		close(c.closed)
