@@ -77,16 +77,30 @@ func Handler() (h http.Handler, stop func()) {
 	}
 }
 
-// Serve runs the soak server on a free port of 127.0.0.1 and prints
-// "listening <host:port>" on stdout. It returns when stdin reaches its end
-// (the process that started it went away) or on SIGINT or SIGTERM.
-func Serve() error {
+// DefaultSendBuffer is the SO_SNDBUF the soak server gives each
+// connection (the kernel doubles it). Left alone, Linux grows a loopback
+// socket's send buffer up to net.ipv4.tcp_wmem's maximum (4 MiB by
+// default), which would hold minutes of a stalled client's broadcasts and
+// keep the slow-consumer policy from ever applying; a bounded buffer is
+// also what a server holding many connections would set.
+const DefaultSendBuffer = 32 << 10
+
+// Serve runs the soak server on a free port of 127.0.0.1, with sendBuffer
+// bytes of SO_SNDBUF per connection (0 leaves the system's autotuning),
+// and prints "listening <host:port>" on stdout. It returns when stdin
+// reaches its end (the process that started it went away) or on SIGINT
+// or SIGTERM.
+func Serve(sendBuffer int) error {
 	if _, err := fdlimit.Raise(); err != nil {
 		fmt.Fprintf(os.Stderr, "soak server: %v\n", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("soak server: listen: %w", err)
+	}
+	ln := net.Listener(tl)
+	if sendBuffer > 0 {
+		ln = sendBufferListener{tl, sendBuffer}
 	}
 	h, stop := Handler()
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
@@ -110,4 +124,24 @@ func Serve() error {
 	defer scancel()
 	_ = srv.Shutdown(sctx)
 	return nil
+}
+
+// sendBufferListener sets the send buffer of every connection it accepts.
+type sendBufferListener struct {
+	net.Listener
+	size int
+}
+
+func (l sendBufferListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		if err := tc.SetWriteBuffer(l.size); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("soak server: SO_SNDBUF: %w", err)
+		}
+	}
+	return c, nil
 }

@@ -16,7 +16,7 @@ const serveEnv = "STDREALTIME_SOAK_SERVE"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(serveEnv) == "1" {
-		if err := Serve(); err != nil {
+		if err := Serve(DefaultSendBuffer); err != nil {
 			os.Stderr.WriteString(err.Error() + "\n")
 			os.Exit(1)
 		}

@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/stdrealtime/realtime/internal/bench/soak"
@@ -36,10 +37,11 @@ func main() {
 	rate := flag.Float64("rate", 0, "broadcasts per second (default 2, or 5 with -quick)")
 	size := flag.Int("size", 0, "broadcast size in bytes (default 1024)")
 	stall := flag.Int("stall-every", 0, "one client in N of each kind stops reading (default 100)")
+	sndbuf := flag.Int("sndbuf", soak.DefaultSendBuffer, "the server's SO_SNDBUF per connection in bytes (0: the system's autotuning)")
 	out := flag.String("out", "", "directory for soak.md, soak.png and soak.json (default: a new temporary directory)")
 	flag.Parse()
 	if *serve {
-		if err := soak.Serve(); err != nil {
+		if err := soak.Serve(*sndbuf); err != nil {
 			log.Fatal(err)
 		}
 		return
@@ -92,7 +94,7 @@ func main() {
 	defer cancel()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
-	res, err := soak.Run(ctx, exec.Command(self, "-serve"), cfg)
+	res, err := soak.Run(ctx, exec.Command(self, "-serve", "-sndbuf", strconv.Itoa(*sndbuf)), cfg)
 	if err != nil {
 		log.Fatalf("soak: %v", err)
 	}
