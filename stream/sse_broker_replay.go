@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // The IDs an SSEBroker with a replay ring gives events are
@@ -106,13 +107,16 @@ func (r *sseReplay) oldest() uint64 {
 
 // newestUserID returns the publisher's own ID of the newest entry if that
 // entry is the event numbered seq and a client that holds the ID resumes
-// with it as it is (it is not cut at a CR, LF or NUL); "" otherwise.
+// with it as it is: it is valid UTF-8 (the client decodes it) and
+// LastEventID neither cuts it at a CR, LF or NUL nor caps it at
+// MaxLastEventIDLen; "" otherwise.
 func (r *sseReplay) newestUserID(seq uint64) string {
 	if r.n == 0 {
 		return ""
 	}
 	e := &r.entries[r.slot(r.n-1)]
-	if e.seq != seq || e.id == "" || strings.ContainsAny(e.id, "\r\n\x00") {
+	if e.seq != seq || e.id == "" || len(e.id) > MaxLastEventIDLen ||
+		strings.ContainsAny(e.id, "\r\n\x00") || !utf8.ValidString(e.id) {
 		return ""
 	}
 	return e.id

@@ -184,8 +184,9 @@ func encodedLenHint(e Event) int {
 // LastEventID returns the ID a reconnecting client wants to resume after:
 // the Last-Event-ID header, or else the last_event_id query parameter
 // (for clients that cannot set headers). The value is cut at its first CR,
-// LF or NUL and capped at MaxLastEventIDLen bytes without splitting a UTF-8
-// sequence. It returns "" when the client sent neither.
+// LF or NUL and capped at MaxLastEventIDLen bytes, backing up by at most 3
+// bytes so as not to split a UTF-8 sequence. It returns "" when the client
+// sent neither.
 func LastEventID(r *http.Request) string {
 	id := r.Header.Get("Last-Event-ID")
 	if id == "" && r.URL != nil {
@@ -193,9 +194,15 @@ func LastEventID(r *http.Request) string {
 	}
 	id = cutField(id)
 	if len(id) > MaxLastEventIDLen {
+		// Back up to the start of the sequence the cap falls in; a run of
+		// continuation bytes longer than any sequence is not UTF-8 and is
+		// cut at the cap rather than emptied.
 		n := MaxLastEventIDLen
-		for n > 0 && !utf8.RuneStart(id[n]) {
+		for n > MaxLastEventIDLen-(utf8.UTFMax-1) && !utf8.RuneStart(id[n]) {
 			n--
+		}
+		if !utf8.RuneStart(id[n]) {
+			n = MaxLastEventIDLen
 		}
 		id = id[:n]
 	}

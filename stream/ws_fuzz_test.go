@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stdrealtime/realtime/internal/wsframe"
 	"github.com/stdrealtime/realtime/internal/wstest"
@@ -26,8 +27,8 @@ type byteTransport struct {
 func (byteTransport) Close() error { return nil }
 
 // FuzzReadFrames feeds arbitrary bytes to a connection in either role:
-// reading must end in an error without panicking, and no message may
-// exceed the read limit.
+// reading must end in an error with a close status without panicking, no
+// message may exceed the read limit, and every text message is UTF-8.
 func FuzzReadFrames(f *testing.F) {
 	key := [4]byte{1, 2, 3, 4}
 	seeds := [][]byte{
@@ -48,7 +49,7 @@ func FuzzReadFrames(f *testing.F) {
 		set := resolveSettings(256, -1, -1, 0, 0, nil)
 		c := newConn(tr, bufio.NewReaderSize(tr, 64), nil, client, set, "")
 		for range 1000 {
-			_, p, err := c.ReadMessage()
+			mt, p, err := c.ReadMessage()
 			if err != nil {
 				if CloseStatus(err) < 0 {
 					t.Fatalf("error without close status: %v", err)
@@ -57,6 +58,10 @@ func FuzzReadFrames(f *testing.F) {
 			}
 			if len(p) > 256 {
 				t.Fatalf("message of %d bytes past the limit", len(p))
+			}
+			// §8.1: a text message that is not UTF-8 fails the connection.
+			if mt == TextMessage && !utf8.Valid(p) {
+				t.Fatalf("text message %q is not UTF-8", p)
 			}
 		}
 		c.Close()

@@ -3,6 +3,7 @@ package stream
 import (
 	"bytes"
 	"encoding/binary"
+	"strings"
 	"testing"
 
 	"github.com/stdrealtime/realtime/internal/wsframe"
@@ -67,8 +68,15 @@ var failCases = []struct {
 	{"16-bit length not minimal", []frameSpec{{raw: append([]byte{0x82, 126, 0, 5}, "hello"...)}}, 1002},
 	{"64-bit length not minimal", []frameSpec{{raw: append([]byte{0x82, 127, 0, 0, 0, 0, 0, 0, 0, 5}, "hello"...)}}, 1002},
 	{"64-bit length top bit", []frameSpec{{raw: []byte{0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 1}}}, 1002},
+	{"64-bit length 2^63", []frameSpec{{raw: []byte{0x81, 127, 0x80, 0, 0, 0, 0, 0, 0, 0}}}, 1002},
+	{"64-bit length 2^64-1", []frameSpec{{raw: []byte{0x82, 127, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}}, 1002},
+	{"64-bit length 2^63-1, past the read limit", []frameSpec{{raw: []byte{0x82, 127, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}}, 1009},
+	{"continuation taking a message past the read limit", []frameSpec{text(false, "a"), {raw: []byte{0x00, 127, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe}}}, 1009},
 	{"close with 1-byte payload", []frameSpec{ctl(wsframe.OpClose, []byte{3})}, 1002},
 	{"close reason invalid UTF-8", []frameSpec{ctl(wsframe.OpClose, closeBody(1000, "\xff"))}, 1007},
+	{"close reason cut inside a code point", []frameSpec{ctl(wsframe.OpClose, closeBody(1000, "bye \xe2\x82"))}, 1007},
+	{"close reason with a surrogate", []frameSpec{ctl(wsframe.OpClose, closeBody(1001, "\xed\xb0\x80"))}, 1007},
+	{"close payload of 126 bytes", []frameSpec{ctl(wsframe.OpClose, closeBody(1000, strings.Repeat("r", 124)))}, 1002},
 	{"text invalid UTF-8", []frameSpec{text(true, "ab\xc0\xafcd")}, 1007},
 	{"text ends inside a code point", []frameSpec{text(true, "ab\xe2\x82")}, 1007},
 	{"invalid code point split across fragments", []frameSpec{text(false, "ok\xf0\x90"), {fin: false, op: wsframe.OpContinuation, payload: []byte("\x41")}}, 1007},

@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"syscall"
 	"time"
 )
 
@@ -51,7 +52,26 @@ const handshakeGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 // WebSocket upgrade for WebSocket and Raw (the raw server answers 101 too),
 // a GET for an event stream for SSE.
 func Dial(ctx context.Context, addr, path string, proto Protocol) (*Conn, error) {
+	return dial(ctx, addr, path, proto, 0)
+}
+
+// dial is Dial with, when rcvBuf > 0, the socket's receive buffer set to
+// rcvBuf bytes before it connects, so that the TCP window it advertises
+// stays small.
+func dial(ctx context.Context, addr, path string, proto Protocol, rcvBuf int) (*Conn, error) {
 	var d net.Dialer
+	if rcvBuf > 0 {
+		d.Control = func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			err := rc.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvBuf)
+			})
+			if err != nil {
+				return err
+			}
+			return serr
+		}
+	}
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("load: dial %s: %w", addr, err)

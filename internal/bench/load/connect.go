@@ -15,6 +15,12 @@ const dialParallel = 64
 // handshake bounded by 10 seconds. On any failure it closes those opened
 // and returns the error.
 func connectAll(ctx context.Context, addr, path string, proto Protocol, n int) ([]*Conn, error) {
+	return connectAllBuf(ctx, addr, path, proto, n, func(int) int { return 0 })
+}
+
+// connectAllBuf is connectAll with the receive buffer of connection i set
+// to rcvBuf(i) bytes (0 leaves the system's default).
+func connectAllBuf(ctx context.Context, addr, path string, proto Protocol, n int, rcvBuf func(i int) int) ([]*Conn, error) {
 	conns := make([]*Conn, n)
 	sem := make(chan struct{}, dialParallel)
 	var wg sync.WaitGroup
@@ -35,7 +41,7 @@ func connectAll(ctx context.Context, addr, path string, proto Protocol, n int) (
 			defer func() { <-sem }()
 			dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			c, err := Dial(dctx, addr, path, proto)
+			c, err := dial(dctx, addr, path, proto, rcvBuf(i))
 			if err != nil {
 				mu.Lock()
 				if first == nil {

@@ -60,3 +60,10 @@ func (h *histogram) quantile(q float64) float64 {
 	}
 	return bucketValue(len(h.buckets) - 1)
 }
+
+// reset empties h. Counts added while it runs may survive it.
+func (h *histogram) reset() {
+	for i := range h.buckets {
+		h.buckets[i].Store(0)
+	}
+}
