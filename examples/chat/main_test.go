@@ -147,35 +147,12 @@ func (cl *client) closed() stream.StatusCode {
 
 func TestPage(t *testing.T) {
 	_, ts := testServer(t)
-	for path, want := range map[string]string{
+	exampletest.Pages(t, ts.URL, map[string]string{
 		"/":            "text/html",
 		"/chat.js":     "text/javascript",
 		"/chat.css":    "text/css",
 		"/favicon.svg": "image/svg+xml",
-	} {
-		resp, err := http.Get(ts.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), want) || len(body) == 0 {
-			t.Errorf("GET %s: %s %q, %d bytes", path, resp.Status, resp.Header.Get("Content-Type"), len(body))
-		}
-		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
-			t.Errorf("GET %s: Content-Security-Policy %q", path, csp)
-		}
-	}
-	for path, want := range map[string]int{"/nope": http.StatusNotFound, "/static/index.html": http.StatusNotFound} {
-		resp, err := http.Get(ts.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != want {
-			t.Errorf("GET %s: %s, want %d", path, resp.Status, want)
-		}
-	}
+	})
 }
 
 // TestRooms: members of a room hear each other, nobody else does, and

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -58,35 +57,12 @@ func seqOf(t *testing.T, id string) (string, uint64) {
 
 func TestPage(t *testing.T) {
 	_, ts := testServer(t, testConfig())
-	for path, want := range map[string]string{
+	exampletest.Pages(t, ts.URL, map[string]string{
 		"/":              "text/html",
 		"/dashboard.js":  "text/javascript",
 		"/dashboard.css": "text/css",
 		"/favicon.svg":   "image/svg+xml",
-	} {
-		resp, err := http.Get(ts.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), want) || len(body) == 0 {
-			t.Errorf("GET %s: %s %q, %d bytes", path, resp.Status, resp.Header.Get("Content-Type"), len(body))
-		}
-		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
-			t.Errorf("GET %s: Content-Security-Policy %q", path, csp)
-		}
-	}
-	for path, want := range map[string]int{"/nope": http.StatusNotFound, "/static/index.html": http.StatusNotFound} {
-		resp, err := http.Get(ts.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != want {
-			t.Errorf("GET %s: %s, want %d", path, resp.Status, want)
-		}
-	}
+	})
 }
 
 // TestSamples reads samples over SSE and checks their IDs, data and the

@@ -6,10 +6,12 @@ package exampletest
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -117,4 +119,36 @@ func CheckGoroutines(t testing.TB) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	})
+}
+
+// Pages checks an example's embedded pages served at base: each path in
+// types answers 200 with a body, a Content-Type starting with its value
+// and a Content-Security-Policy of default-src 'self'; unknown paths and
+// the embedded directory itself answer 404.
+func Pages(t *testing.T, base string, types map[string]string) {
+	t.Helper()
+	for path, want := range types {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), want) || len(body) == 0 {
+			t.Errorf("GET %s: %s %q, %d bytes", path, resp.Status, resp.Header.Get("Content-Type"), len(body))
+		}
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
+			t.Errorf("GET %s: Content-Security-Policy %q", path, csp)
+		}
+	}
+	for _, path := range []string{"/nope", "/static/index.html"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: %s, want 404", path, resp.Status)
+		}
+	}
 }
