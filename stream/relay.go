@@ -45,7 +45,9 @@ type Relay interface {
 type RelayMessage struct {
 	// ID names the message in its topic's log. IDs are unique within a
 	// topic and follow the order of the log; an SSEBroker sends them to
-	// its clients as event IDs. They must not contain CR, LF or NUL.
+	// its clients as event IDs. They must not contain CR, LF, NUL or '~'
+	// (which marks the provisional IDs of events delivered during an
+	// outage).
 	ID string
 	// Data is the message as it was appended.
 	Data []byte
@@ -68,6 +70,15 @@ var ErrRelayBacklog = errors.New("stream: relay: backlog full")
 // elsewhere, in the order of the log, with the log's IDs as event IDs, so
 // that a client that reconnects to any instance resumes where it left
 // off. Hub uses only the Relay methods.
+//
+// While Append fails, a broker does not hold its own events back: it
+// delivers each to its own subscribers at once, with a provisional ID
+// "<newest log ID delivered here>~<instance>.<n>", and keeps retrying the
+// Append. Once the relay is back, the other instances deliver those
+// events with their log IDs and this one skips them. A client holding a
+// provisional ID resumes on another instance from the log ID it starts
+// with, and is sent that outage's events of the first instance again
+// (at-least-once).
 type OrderedRelay interface {
 	Relay
 	// Append adds msg to the end of topic's log and returns its ID. An
@@ -192,8 +203,16 @@ type relayPump struct {
 	mu   sync.Mutex
 	seq  uint64
 	q    [][]byte
+	down bool          // the last call failed; guarded by mu
 	wake chan struct{} // the queue became non-empty
 	room chan struct{} // the pump took messages off the queue
+
+	// local, when set, is called with each message that waits while the
+	// relay fails: those queued when a call first fails, then each one
+	// pushed until a call succeeds again. Calls are in queue order, one
+	// at a time (lmu).
+	local func(msg []byte)
+	lmu   sync.Mutex
 }
 
 // relaySend hands msgs to a relay in order and returns how many it did,
@@ -240,6 +259,10 @@ func newRelayPump(origin relayOrigin, limit int, c *relayCounters, send relaySen
 // unused (nobody learns of the message), otherwise it is consumed and
 // counted as dropped, so that receivers see the gap.
 func (p *relayPump) push(keepSeq bool, build func(dst []byte, origin relayOrigin, seq uint64) []byte) bool {
+	if p.local != nil {
+		p.lmu.Lock()
+		defer p.lmu.Unlock()
+	}
 	p.mu.Lock()
 	if len(p.q) >= p.limit {
 		if !keepSeq {
@@ -250,9 +273,14 @@ func (p *relayPump) push(keepSeq bool, build func(dst []byte, origin relayOrigin
 		return false
 	}
 	p.seq++
-	p.q = append(p.q, build(nil, p.origin, p.seq))
+	msg := build(nil, p.origin, p.seq)
+	p.q = append(p.q, msg)
 	wake := len(p.q) == 1
+	down := p.down
 	p.mu.Unlock()
+	if down && p.local != nil {
+		p.local(msg)
+	}
 	if wake {
 		select {
 		case p.wake <- struct{}{}:
@@ -293,9 +321,11 @@ func (p *relayPump) run(ctx context.Context) {
 				i += n
 				if err == nil {
 					fails = 0
+					p.setUp()
 					continue
 				}
 				p.c.errors.Add(1)
+				p.setDown(batch[i:])
 				if !relayBackoff(ctx, fails) {
 					p.c.dropped.Add(uint64(len(batch) - i))
 					clear(batch)
@@ -310,6 +340,41 @@ func (p *relayPump) run(ctx context.Context) {
 			clear(batch)
 		}
 	}
+}
+
+// setDown marks the relay as failing. The first time, the messages not
+// yet handed over (unsent, the rest of the batch being sent, then the
+// queue) go to p.local.
+func (p *relayPump) setDown(unsent [][]byte) {
+	if p.local == nil {
+		return
+	}
+	p.lmu.Lock()
+	defer p.lmu.Unlock()
+	p.mu.Lock()
+	if p.down {
+		p.mu.Unlock()
+		return
+	}
+	p.down = true
+	queued := slices.Clone(p.q)
+	p.mu.Unlock()
+	for _, m := range unsent {
+		p.local(m)
+	}
+	for _, m := range queued {
+		p.local(m)
+	}
+}
+
+// setUp marks the relay as working again after a call succeeded.
+func (p *relayPump) setUp() {
+	if p.local == nil {
+		return
+	}
+	p.mu.Lock()
+	p.down = false
+	p.mu.Unlock()
 }
 
 // relaySeen tracks the sequence numbers received from each instance, to

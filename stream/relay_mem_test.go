@@ -20,6 +20,7 @@ type memRelay struct {
 	followers map[string][]*memFollower
 	n         uint64
 	fail      int // calls of Publish and Append left to fail
+	noFollow  bool
 	lose      int // Publish calls left to accept and deliver to nobody
 	wg        sync.WaitGroup
 }
@@ -48,6 +49,13 @@ func newMemRelay() *memRelay {
 func (m *memRelay) failNext(n int) {
 	m.mu.Lock()
 	m.fail = n
+	m.mu.Unlock()
+}
+
+// failFollow makes Follow fail while on.
+func (m *memRelay) failFollow(on bool) {
+	m.mu.Lock()
+	m.noFollow = on
 	m.mu.Unlock()
 }
 
@@ -157,6 +165,10 @@ func (m *memRelay) index(topic, id string) int {
 func (m *memRelay) Follow(ctx context.Context, topic, after string, deliver func(RelayMessage)) (string, error) {
 	f := &memFollower{wake: make(chan struct{}, 1)}
 	m.mu.Lock()
+	if m.noFollow {
+		m.mu.Unlock()
+		return "", errMemRelayDown
+	}
 	log := m.logs[topic]
 	from := after
 	if after == "" {

@@ -110,8 +110,10 @@ type SSEBrokerConfig struct {
 	// the log's IDs as event IDs (an event's own ID is replaced): a
 	// client that reconnects to any instance with Last-Event-ID resumes
 	// with no gap and no duplicate, from this broker's replay ring or,
-	// beyond it, from the log. While the relay is unreachable events wait
-	// in RelayQueue and reach subscribers, here too, once it is back.
+	// beyond it, from the log. While the relay is unreachable, events
+	// wait in RelayQueue for it and reach this broker's subscribers at
+	// once, with provisional IDs; the other instances deliver them once
+	// the relay is back (see OrderedRelay).
 	Relay Relay
 	// RelayTopic is the relay topic ("" = "stream.sse"); give each broker
 	// of a program its own.
@@ -395,8 +397,19 @@ func (b *SSEBroker) Close() error {
 	return nil
 }
 
-// publish fans e out here; with relay it also queues e for a plain relay.
-func (b *SSEBroker) publish(ctx context.Context, e Event, bound time.Duration, relay bool) error {
+// Where an event given to publish comes from.
+type publishFrom uint8
+
+const (
+	publishLocal   publishFrom = iota // here only
+	publishRelayed                    // here, and queued for a plain relay
+	publishFromLog                    // an ordered relay's log: e.ID is its ID
+)
+
+// publish fans e out here; from says whether it also goes to a plain
+// relay, or comes from an ordered relay's log.
+func (b *SSEBroker) publish(ctx context.Context, e Event, bound time.Duration, from publishFrom) error {
+	relay := from == publishRelayed
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("stream: sse publish: %w", err)
 	}
@@ -457,6 +470,9 @@ func (b *SSEBroker) publish(ctx context.Context, e Event, bound time.Duration, r
 	}
 	if b.replay.limit > 0 {
 		b.replay.add(sseEntry{seq: b.seq, b: msg, name: name, id: e.ID})
+	}
+	if from == publishFromLog {
+		b.rel.lastLog, b.rel.lastLogSeq = e.ID, b.seq
 	}
 	it := sseItem{b: msg, key: key}
 	var dropped, superseded uint64

@@ -34,7 +34,15 @@ type sseRelay struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	ready  chan struct{} // closed once the follower is in place (ordered)
-	from   string        // the ID followed from; guarded by b.mu, set before ready
+
+	// With an OrderedRelay, guarded by b.mu: lastLog is the ID of the
+	// newest message of the log delivered here (or skipped, see
+	// relayOutage), "" until the follower is in place; lastLogSeq is the
+	// broker's seq when lastLog was set. Ring entries after lastLogSeq
+	// are provisional.
+	lastLog    string
+	lastLogSeq uint64
+	outage     relayOutage
 }
 
 // startRelay sets up the relay of a new broker and starts its goroutines.
@@ -62,12 +70,13 @@ func (b *SSEBroker) startRelay(cfg SSEBrokerConfig) {
 			return err
 		}
 		r.pump = newRelayPump(r.origin, cfg.RelayQueue, &r.c, relaySender(r.topic, appendOne, batch))
+		r.pump.local = b.relayProvisional
 		r.wg.Go(func() {
 			relayStart(r.ctx, &r.c, func() error {
 				from, err := r.ordered.Follow(r.ctx, r.topic, "", b.relayInOrdered)
 				if err == nil {
 					b.mu.Lock()
-					r.from = from
+					r.lastLog, r.lastLogSeq = from, b.seq
 					b.mu.Unlock()
 					close(r.ready)
 				}
@@ -109,7 +118,11 @@ func (b *SSEBroker) relayStats() RelayStats {
 func (b *SSEBroker) publishOut(ctx context.Context, e Event, bound time.Duration) error {
 	r := b.rel
 	if r == nil || r.ordered == nil {
-		return b.publish(ctx, e, bound, r != nil)
+		from := publishLocal
+		if r != nil {
+			from = publishRelayed
+		}
+		return b.publish(ctx, e, bound, from)
 	}
 	e.ID = "" // the relay's log gives it one
 	build := func(dst []byte, origin relayOrigin, seq uint64) []byte {
@@ -154,14 +167,14 @@ func (b *SSEBroker) relayOut(e Event) {
 
 // relayEvent decodes an envelope and reports whether it is an event not
 // seen before.
-func (r *sseRelay) relayEvent(msg []byte, seen *relaySeen, own bool) (Event, bool) {
+func (r *sseRelay) relayEvent(msg []byte, seen *relaySeen, own bool) (relayEnvelope, bool) {
 	env, err := decodeRelayEnvelope(msg)
 	if err != nil || env.kind != relayKindEvent {
 		r.c.errors.Add(1)
-		return Event{}, false
+		return env, false
 	}
 	if !own && env.origin == r.origin {
-		return Event{}, false // our own, already delivered here
+		return env, false // our own, already delivered here
 	}
 	fresh, lost := seen.check(env.origin, env.seq)
 	if lost > 0 {
@@ -169,33 +182,41 @@ func (r *sseRelay) relayEvent(msg []byte, seen *relaySeen, own bool) (Event, boo
 	}
 	if !fresh {
 		r.c.duplicates.Add(1)
-		return Event{}, false
+		return env, false
 	}
-	return env.event, true
+	return env, true
 }
 
 // relayInPlain delivers an event from a plain relay here.
 func (b *SSEBroker) relayInPlain(msg []byte) {
 	r := b.rel
-	e, ok := r.relayEvent(msg, &r.seen, false)
+	env, ok := r.relayEvent(msg, &r.seen, false)
 	if !ok {
 		return
 	}
 	r.c.received.Add(1)
-	_ = b.publish(r.ctx, e, b.blockTimeout, false)
+	_ = b.publish(r.ctx, env.event, b.blockTimeout, publishLocal)
 }
 
 // relayInOrdered delivers an event of an ordered relay's log here, with
-// the log's ID.
+// the log's ID; an event of this instance that was already delivered
+// here during an outage only moves lastLog on.
 func (b *SSEBroker) relayInOrdered(m RelayMessage) {
 	r := b.rel
-	e, ok := r.relayEvent(m.Data, &r.seen, true)
+	env, ok := r.relayEvent(m.Data, &r.seen, true)
 	if !ok {
 		return
 	}
-	e.ID = m.ID
 	r.c.received.Add(1)
-	_ = b.publish(r.ctx, e, b.blockTimeout, false)
+	if env.origin == r.origin && r.outage.take(env.seq) {
+		b.mu.Lock()
+		r.lastLog, r.lastLogSeq = m.ID, b.seq
+		b.mu.Unlock()
+		return
+	}
+	e := env.event
+	e.ID = m.ID
+	_ = b.publish(r.ctx, e, b.blockTimeout, publishFromLog)
 }
 
 // waitRelayReady waits until an ordered relay's follower is in place, so
@@ -215,23 +236,45 @@ func (b *SSEBroker) waitRelayReady(ctx context.Context) bool {
 	}
 }
 
-// relayStartLocked returns the position in an ordered relay's log a new
-// subscriber starts from when the replay ring is empty; b.mu is held.
-func (b *SSEBroker) relayStartLocked() string {
-	if b.rel == nil || b.rel.ordered == nil {
-		return ""
+// relayStartLocked sets the ID a new subscriber of a broker with an
+// ordered relay starts from: lastLog when nothing was delivered here
+// after it, else the newest event's (a provisional one). With neither,
+// the subscriber is given no starting ID. b.mu is held.
+func (b *SSEBroker) relayStartLocked(res *sseResume) {
+	r := b.rel
+	if r == nil || r.ordered == nil {
+		return
 	}
-	return b.rel.from
+	if r.lastLogSeq == b.seq {
+		res.newestID = r.lastLog
+	}
+	res.noStartID = res.newestID == ""
 }
 
 // relayResumeLocked prepares the resume of a subscriber whose Last-Event-ID
 // the replay ring does not hold, from an ordered relay's log: s joins
 // gated, and relayCatchUp sends it what the log holds between its ID and
-// res.newestID, the newest event delivered here. b.mu is held.
+// lastLog, then the provisional events delivered here since. A
+// provisional ID resumes from the log position it names (see
+// provisionalLogID). b.mu is held.
 func (b *SSEBroker) relayResumeLocked(lastID string, s *sseSub, res sseResume) sseResume {
+	r := b.rel
+	after := provisionalLogID(lastID)
+	if after == "" {
+		res.gap, res.missed = true, -1
+		b.resumeGaps.Add(1)
+		return res
+	}
 	res.relay = true
-	res.relayAfter = lastID
-	s.gate, s.gateID = sseGatePending, lastID
+	res.relayAfter, res.relayThrough = after, r.lastLog
+	if r.lastLogSeq < b.seq {
+		accept := s.accepts
+		if s.filter == nil {
+			accept = nil
+		}
+		res.replay = b.replay.after(r.lastLogSeq, accept)
+	}
+	s.gate, s.gateID = sseGatePending, after
 	s.gated.Store(true)
 	return res
 }
@@ -302,11 +345,11 @@ func (s *sseSub) relayCatchUp(ctx context.Context, res sseResume) error {
 	stop := context.AfterFunc(r.ctx, cancel)
 	defer stop()
 
-	after, through := res.relayAfter, res.newestID
+	after, through := res.relayAfter, res.relayThrough
 	if after == through {
 		b.resumed.Add(1)
 		s.endCatchUp(false)
-		return nil
+		return s.sendProvisional(nil, 0, res)
 	}
 	var seen relaySeen
 	var buf []byte
@@ -345,7 +388,8 @@ func (s *sseSub) relayCatchUp(ctx context.Context, res sseResume) error {
 			}
 		}
 		for _, m := range msgs {
-			e, ok := r.relayEvent(m.Data, &seen, true)
+			env, ok := r.relayEvent(m.Data, &seen, true)
+			e := env.event
 			if !ok || !s.accepts(sseEventName(e)) {
 				continue
 			}
@@ -361,15 +405,33 @@ func (s *sseSub) relayCatchUp(ctx context.Context, res sseResume) error {
 		}
 		if len(msgs) == 0 {
 			s.endCatchUp(false)
-			break
+			return s.sendProvisional(buf, n, res)
 		}
 		after = msgs[len(msgs)-1].ID
 		if after == through || len(msgs) < relayReadLimit {
 			s.endCatchUp(false)
-			break
+			return s.sendProvisional(buf, n, res)
 		}
 	}
 	s.delivered += n
 	b.delivered.Add(n)
+	return s.write(buf)
+}
+
+// sendProvisional ends a catch-up: it writes buf, holding n events from
+// the log, and the provisional events of res.replay.
+func (s *sseSub) sendProvisional(buf []byte, n uint64, res sseResume) error {
+	for _, e := range res.replay {
+		if len(buf) >= sseReplayBatch {
+			if err := s.write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+		buf = append(buf, e.b...)
+		n++
+	}
+	s.delivered += n
+	s.b.delivered.Add(n)
 	return s.write(buf)
 }

@@ -217,36 +217,168 @@ func TestSSEBrokerOrderedRelayResumeGap(t *testing.T) {
 	}
 }
 
-// While the relay fails, events wait and are retried; they reach every
-// instance, this one included, once it is back, and none is duplicated.
+// While the relay fails, each event published on A reaches A's clients at
+// once with a provisional ID and waits for the relay; once it is back the
+// events reach B with their log IDs, and A does not send them twice.
 func TestSSEBrokerOrderedRelayOutage(t *testing.T) {
 	t.Cleanup(bkCheckGoroutines(t))
 	rel := newMemRelay()
-	bs := startRelayBrokers(t, rel, SSEBrokerConfig{Replay: 8}, SSEBrokerConfig{Replay: 8})
-	sa, sb := bs[0].subscribe(t, ""), bs[1].subscribe(t, "")
-	rel.failNext(3)
+	bs := startRelayBrokers(t, rel, SSEBrokerConfig{Replay: 16}, SSEBrokerConfig{Replay: 16})
+	a, b := bs[0], bs[1]
+	sa, sb := a.subscribe(t, ""), b.subscribe(t, "")
+	a.b.Publish(Event{Data: "before"})
+	sa.wantData("before")
+	sb.wantData("before")
+	base := sa.lastID
+
+	rel.failNext(1 << 30)
+	var provisional []string
 	for i := range 6 {
-		if err := bs[0].b.Publish(bkMsg(i)); err != nil {
+		if err := a.b.Publish(bkMsg(i)); err != nil {
 			t.Fatal(err)
 		}
+		// Delivered here before the relay has it.
+		blk := sa.mustEvent()
+		if blk.Data != strconv.Itoa(i) || !strings.HasPrefix(blk.ID, base+"~") {
+			t.Fatalf("during the outage A sent %q id %q, want %d with a provisional ID after %s", blk.Data, blk.ID, i, base)
+		}
+		if len(provisional) > 0 && blk.ID == provisional[len(provisional)-1] {
+			t.Fatalf("provisional ID %s given twice", blk.ID)
+		}
+		provisional = append(provisional, blk.ID)
 	}
-	sa.wantData(bkSeq(0, 5)...)
-	sb.wantData(bkSeq(0, 5)...)
-	bkWaitFor(t, "the pump to count", func() bool { return bs[0].b.Stats().Relay.Sent == 6 })
-	if st := bs[0].b.Stats().Relay; st.Errors != 3 {
-		t.Fatalf("stats %+v", st)
+	// A client of A that comes back with a provisional ID is replayed
+	// the rest from A's ring, provisional IDs included.
+	back := a.subscribe(t, provisional[2])
+	data, ids := readEvents(back, 3)
+	if fmt.Sprint(data) != fmt.Sprint(bkSeq(3, 5)) || fmt.Sprint(ids) != fmt.Sprint(provisional[3:]) {
+		t.Fatalf("resumed on A during the outage with %v %v, want %v %v", data, ids, bkSeq(3, 5), provisional[3:])
+	}
+	back.close()
+
+	rel.failNext(0)
+	bkWaitFor(t, "A to reach the relay again", func() bool { return a.b.Stats().Relay.Sent == 7 })
+	b.b.Publish(Event{Data: "b"})
+	bkWaitFor(t, "B's event in the log", func() bool { return b.b.Stats().Relay.Sent == 1 })
+	a.b.Publish(Event{Data: "a"})
+	// A's client gets only what it did not have, with log IDs.
+	data, ids = readEvents(sa, 2)
+	if fmt.Sprint(data) != "[b a]" {
+		t.Fatalf("after the outage A sent %v, want [b a]", data)
+	}
+	for _, id := range ids {
+		relayID(t, id)
+	}
+	// B's client gets A's outage events, then the rest, in log order.
+	data, ids = readEvents(sb, 8)
+	if fmt.Sprint(data) != fmt.Sprint(append(bkSeq(0, 5), "b", "a")) {
+		t.Fatalf("B sent %v", data)
+	}
+	for k := 1; k < len(ids); k++ {
+		if relayID(t, ids[k]) <= relayID(t, ids[k-1]) {
+			t.Fatalf("B's IDs %v are not increasing", ids)
+		}
+	}
+	// A client holding a provisional ID that resumes on B gets A's
+	// outage events again (at-least-once), with no gap.
+	other := b.subscribe(t, provisional[2])
+	data, _ = readEvents(other, 8)
+	if fmt.Sprint(data) != fmt.Sprint(append(bkSeq(0, 5), "b", "a")) {
+		t.Fatalf("resumed on B with a provisional ID: %v", data)
+	}
+	bkWaitFor(t, "the pump to count", func() bool { return a.b.Stats().Relay.Sent == 8 })
+	st := a.b.Stats()
+	if st.Relay.Errors == 0 || st.Relay.Duplicates != 0 || st.Relay.Lost != 0 || st.Relay.Received != 9 {
+		t.Fatalf("stats of A %+v", st)
+	}
+	// A's ring holds each event once: a new client resuming from the
+	// first provisional ID gets the rest of the outage and what followed.
+	again := a.subscribe(t, provisional[0])
+	data, _ = readEvents(again, 7)
+	if fmt.Sprint(data) != fmt.Sprint(append(bkSeq(1, 5), "b", "a")) {
+		t.Fatalf("resumed on A after the outage: %v", data)
+	}
+}
+
+// While the relay fails, a new subscriber starts from the provisional ID
+// of the newest event; with no position in the log known yet, it is given
+// no starting ID rather than one only this instance knows.
+func TestSSEBrokerOrderedRelayStartID(t *testing.T) {
+	t.Cleanup(bkCheckGoroutines(t))
+	rel := newMemRelay()
+	bs := startRelayBrokers(t, rel, SSEBrokerConfig{Replay: 4})
+	a := bs[0]
+	s := a.subscribe(t, "")
+	a.b.Publish(bkMsg(0))
+	s.wantData("0")
+	first := a.subscribe(t, "")
+	a.b.Publish(bkMsg(1))
+	first.wantData("1")
+	s.wantData("1")
+	if first.lastID != s.lastID {
+		t.Fatalf("IDs differ: %s, %s", first.lastID, s.lastID)
+	}
+	rel.failNext(1 << 30)
+	a.b.Publish(bkMsg(2))
+	s.wantData("2")
+	late := a.subscribe(t, "")
+	blk := late.mustBlock()
+	if blk.ID != s.lastID || !strings.Contains(blk.ID, "~") {
+		t.Fatalf("a subscriber that joined during the outage starts from %q, want %q", blk.ID, s.lastID)
+	}
+	rel.failNext(0)
+
+	// A broker that has never reached its relay knows no position: its
+	// first subscriber gets no starting ID, and an event published then
+	// a provisional ID with an empty log position.
+	down := newMemRelay()
+	down.failNext(1 << 30)
+	down.failFollow(true)
+	b := NewSSEBroker(SSEBrokerConfig{Replay: 4, Relay: down})
+	srv := httptest.NewServer(b)
+	t.Cleanup(func() {
+		b.Close()
+		srv.Close()
+	})
+	fresh := bkSubscribe(t, srv.Client(), srv.URL)
+	b.Publish(bkMsg(7))
+	blk = fresh.mustBlock()
+	if blk.Data != "7" || !strings.HasPrefix(blk.ID, "~") {
+		t.Fatalf("first block %+v, want event 7 with a provisional ID starting with ~ and no starting ID before it", blk)
+	}
+	// A client holding it that goes elsewhere is told of a gap.
+	if got := provisionalLogID(blk.ID); got != "" {
+		t.Fatalf("provisionalLogID(%q) = %q, want \"\"", blk.ID, got)
+	}
+}
+
+// mustBlock returns the next block that is not a comment, id-only blocks
+// included.
+func (s *bkStream) mustBlock() bkBlock {
+	s.t.Helper()
+	for {
+		blk, err := s.next()
+		if err != nil {
+			s.t.Fatalf("reading block: %v", err)
+		}
+		if !blk.Comment {
+			return blk
+		}
 	}
 }
 
 func TestSSEBrokerOrderedRelayBacklog(t *testing.T) {
 	t.Cleanup(bkCheckGoroutines(t))
 	rel := newMemRelay()
-	bs := startRelayBrokers(t, rel, SSEBrokerConfig{RelayQueue: 1, BlockTimeout: 5 * time.Millisecond})
+	bs := startRelayBrokers(t, rel, SSEBrokerConfig{RelayQueue: 1, BlockTimeout: 5 * time.Millisecond},
+		SSEBrokerConfig{})
+	a, b := bs[0], bs[1]
+	sa, sb := a.subscribe(t, ""), b.subscribe(t, "")
 	rel.failNext(1 << 30)
 	var err error
 	accepted := 0
 	for range 5 {
-		if err = bs[0].b.Publish(bkMsg(accepted)); err != nil {
+		if err = a.b.Publish(bkMsg(accepted)); err != nil {
 			break
 		}
 		accepted++
@@ -254,9 +386,12 @@ func TestSSEBrokerOrderedRelayBacklog(t *testing.T) {
 	if !errors.Is(err, ErrRelayBacklog) {
 		t.Fatalf("Publish with a full relay queue: %v, want ErrRelayBacklog", err)
 	}
-	s := bs[0].subscribe(t, "")
+	// What was accepted reached A's client; what was refused did not.
+	sa.wantData(bkSeq(0, accepted-1)...)
 	rel.failNext(0)
-	s.wantData(bkSeq(0, accepted-1)...)
+	sb.wantData(bkSeq(0, accepted-1)...)
+	a.b.Publish(Event{Data: "next"})
+	sa.wantData("next")
 }
 
 func TestSSEBrokerPlainRelay(t *testing.T) {

@@ -242,9 +242,14 @@ type sseResume struct {
 	// the broker's "<epoch>-<seq>": a publisher that keeps its IDs across
 	// restarts can then resume the subscriber after one.
 	newestID string
-	// relay: catch up from an ordered relay's log, from relayAfter.
-	relay      bool
-	relayAfter string
+	// noStartID: the subscriber is given no starting ID (an ordered
+	// relay's position is not known yet).
+	noStartID bool
+	// relay: catch up from an ordered relay's log, after relayAfter
+	// through relayThrough, then send replay (provisional events).
+	relay        bool
+	relayAfter   string
+	relayThrough string
 }
 
 // startID returns the ID a subscriber is given to resume from: the newest
@@ -261,9 +266,7 @@ func (b *SSEBroker) startID(dst []byte, res sseResume) []byte {
 // event is either in the replay it gets or in its queue, never both.
 func (b *SSEBroker) resumeLocked(lastID string, s *sseSub) sseResume {
 	res := sseResume{seq: b.seq, newestID: b.replay.newestUserID(b.seq)}
-	if res.newestID == "" && b.replay.n == 0 {
-		res.newestID = b.relayStartLocked()
-	}
+	b.relayStartLocked(&res)
 	if b.replay.limit == 0 || lastID == "" {
 		return res
 	}
@@ -392,7 +395,7 @@ func (s *sseSub) run(r *http.Request, res sseResume) error {
 		}
 		s.delivered += uint64(len(res.replay))
 		b.delivered.Add(uint64(len(res.replay)))
-		if len(res.replay) == 0 || lastSeq != res.seq || lastOwn && res.newestID == "" {
+		if !res.noStartID && (len(res.replay) == 0 || lastSeq != res.seq || lastOwn && res.newestID == "") {
 			// An id-only block sets the client's Last-Event-ID without
 			// dispatching an event, so that it resumes from here even if
 			// it leaves before the next event. A client that was just
@@ -549,7 +552,7 @@ func (b *SSEBroker) appendGap(dst []byte, missed int64, reason string, withID bo
 	dst = append(dst, "event: "...)
 	dst = append(dst, b.gapName...)
 	dst = append(dst, '\n')
-	if withID {
+	if withID && !res.noStartID {
 		dst = append(b.startID(append(dst, "id: "...), res), '\n')
 	}
 	dst = append(dst, `data: {`...)

@@ -195,7 +195,16 @@ func readUntilEnd(t testing.TB, ch <-chan line, what string, ends ...string) []l
 // texts "<name>-0".."<name>-(n-1)" in that order.
 func checkPerOrigin(t testing.TB, what string, got []line, n int, names ...string) {
 	t.Helper()
+	checkPerOriginFrom(t, what, got, 0, n, names...)
+}
+
+// checkPerOriginFrom is checkPerOrigin for "<name>-from".."<name>-(n-1)".
+func checkPerOriginFrom(t testing.TB, what string, got []line, from, n int, names ...string) {
+	t.Helper()
 	next := map[string]int{}
+	for _, name := range names {
+		next[name] = from
+	}
 	for _, l := range got {
 		want := fmt.Sprintf("%s-%d", l.from, next[l.from])
 		if l.text != want {
@@ -208,6 +217,30 @@ func checkPerOrigin(t testing.TB, what string, got []line, n int, names ...strin
 			t.Fatalf("%s: %d lines from %s, want %d", what, next[name], name, n)
 		}
 	}
+}
+
+// logLines returns the lines of got that carry a stream ID, not a
+// provisional one.
+func logLines(got []line) []line {
+	var out []line
+	for _, l := range got {
+		if !strings.Contains(l.id, "~") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// after returns the lines of got numbered from n on ("A-20", ...).
+func after(got []line, n int) []line {
+	var out []line
+	for _, l := range got {
+		_, num, _ := strings.Cut(l.text, "-")
+		if k, err := strconv.Atoi(num); err == nil && k >= n {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // checkStreamIDs checks that SSE event IDs are Redis stream IDs in
@@ -322,10 +355,12 @@ func TestTwoInstances(t *testing.T) {
 }
 
 // Redis is killed mid-stream and restarted on the same port. Each
-// instance keeps delivering its own WebSocket lines meanwhile; the SSE
-// streams lose nothing (what was appended before the crash is in the
-// AOF, what was published during the outage waits and is appended after);
-// over Pub/Sub, every hub message that did not arrive is counted as lost.
+// instance keeps delivering its own WebSocket and SSE lines meanwhile (the
+// SSE ones with provisional IDs); the SSE streams lose nothing and
+// duplicate nothing (what was appended before the crash is in the AOF,
+// what was published during the outage waits and is appended after, and
+// reaches the other instance then); over Pub/Sub, every hub message that
+// did not arrive is counted as lost.
 func TestRedisRestart(t *testing.T) {
 	for _, mode := range []redisrelay.Mode{redisrelay.PubSub, redisrelay.Streams} {
 		t.Run("hub over "+mode.String(), func(t *testing.T) {
@@ -352,7 +387,11 @@ func TestRedisRestart(t *testing.T) {
 				publish(b, fmt.Sprintf("B-%d", i))
 			}
 			for range 20 { // appended to the stream before the crash
+				gotA = append(gotA, recv(t, sseA, "sse on A"))
 				gotB = append(gotB, recv(t, sseB, "sse on B"))
+			}
+			if fmt.Sprint(gotA) != fmt.Sprint(gotB) {
+				t.Fatalf("before the crash, SSE clients of A and B saw different streams:\n%v\n%v", gotA, gotB)
 			}
 
 			srv.Kill()
@@ -366,6 +405,23 @@ func TestRedisRestart(t *testing.T) {
 					seen++
 				}
 			}
+			// Nor does local SSE delivery: each instance sends its own
+			// lines at once, with provisional IDs.
+			var provisional string
+			for _, c := range []struct {
+				name string
+				ch   <-chan line
+				got  *[]line
+			}{{"A", sseA, &gotA}, {"B", sseB, &gotB}} {
+				for i := 10; i < 20; i++ {
+					l := recv(t, c.ch, "sse on "+c.name+" during the outage")
+					if l.from != c.name || l.text != fmt.Sprintf("%s-%d", c.name, i) || !strings.Contains(l.id, "~") {
+						t.Fatalf("sse on %s during the outage: %+v, want %s-%d with a provisional ID", c.name, l, c.name, i)
+					}
+					*c.got = append(*c.got, l)
+				}
+			}
+			provisional = gotA[len(gotA)-5].id
 
 			srv.Restart()
 			// Probe until the hubs hear each other again (over Pub/Sub,
@@ -376,8 +432,19 @@ func TestRedisRestart(t *testing.T) {
 				select {
 				case l := <-wsB:
 					hubB = append(hubB, l)
-					probing = l.from != "A"
+					probing = l.from != "A" || l.text != "probe"
 				case <-time.After(100 * time.Millisecond):
+				}
+			}
+			// Wait until both brokers have appended their outage lines, so
+			// that the next ones go through Redis rather than provisionally.
+			for _, in := range []*instance{a, b} {
+				deadline := time.Now().Add(20 * time.Second)
+				for in.app.stats().SSE.Relay.Sent < 20 {
+					if time.Now().After(deadline) {
+						t.Fatalf("SSE broker of %s did not reach Redis again: %+v", in.name, in.app.stats().SSE.Relay)
+					}
+					time.Sleep(5 * time.Millisecond)
 				}
 			}
 			for i := 20; i < 30; i++ {
@@ -387,13 +454,25 @@ func TestRedisRestart(t *testing.T) {
 			publish(a, "end")
 			publish(b, "end")
 
-			gotA = readUntilEnd(t, sseA, "sse on A", "A", "B")
+			gotA = append(gotA, readUntilEnd(t, sseA, "sse on A", "A", "B")...)
 			gotB = append(gotB, readUntilEnd(t, sseB, "sse on B", "A", "B")...)
-			checkPerOrigin(t, "sse on A", gotA, 30, "A", "B")
-			checkStreamIDs(t, "sse on A", gotA)
-			if fmt.Sprint(gotA) != fmt.Sprint(gotB) {
-				t.Fatalf("SSE clients of A and B saw different streams:\n%v\n%v", gotA, gotB)
+			for _, c := range []struct {
+				name string
+				got  []line
+			}{{"A", gotA}, {"B", gotB}} {
+				checkPerOrigin(t, "sse on "+c.name, c.got, 30, "A", "B")
+				checkStreamIDs(t, "sse on "+c.name, logLines(c.got))
 			}
+			// After the outage both instances send the log's order again.
+			if a, b := after(gotA, 20), after(gotB, 20); fmt.Sprint(a) != fmt.Sprint(b) {
+				t.Fatalf("after the outage, SSE clients of A and B saw different streams:\n%v\n%v", a, b)
+			}
+			// A client of A that held a provisional ID resumes on B from
+			// the log position it names: nothing is lost, and A's outage
+			// lines come again (at-least-once).
+			resumed, _ := sseClient(t, b, provisional)
+			got := readUntilEnd(t, resumed, "resumed on B", "A", "B")
+			checkPerOriginFrom(t, "resumed on B", got, 10, 30, "A", "B")
 
 			hubB = append(hubB, readUntilEnd(t, wsB, "ws on B", "A", "B")...)
 			fromA, last := 1, -1 // the end line, read above
@@ -421,7 +500,7 @@ func TestRedisRestart(t *testing.T) {
 			if ra := a.relay.Stats(); ra.Errors == 0 || ra.Recoveries == 0 {
 				t.Fatalf("relay stats of A %+v: the outage was not seen", ra)
 			}
-			t.Logf("hub over %s: B received %d of A's %d messages, counted %d lost; SSE lost none of 60",
+			t.Logf("hub over %s: B received %d of A's %d messages, counted %d lost; SSE lost none of 60 and delivered the outage's locally at once",
 				mode, fromA, hubSentA, st.Lost)
 		})
 	}

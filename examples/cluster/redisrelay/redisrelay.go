@@ -6,8 +6,9 @@
 // instance reads that stream (XREAD) in the same order: the stream IDs
 // ("1700000000000-0") are the events' SSE IDs, so a browser that
 // reconnects to another instance resumes with no gap, and an event
-// published while Redis is unreachable waits in the broker's queue and is
-// appended once Redis is back.
+// published while Redis is unreachable reaches its own instance's clients
+// at once (with a provisional ID), waits in the broker's queue and is
+// appended, and so reaches the other instances, once Redis is back.
 //
 // A Hub uses the Relay methods Publish and Subscribe, which Config.Broadcast
 // maps to Redis Pub/Sub (at-most-once: what a subscriber misses while its
