@@ -73,12 +73,12 @@ var ErrRelayBacklog = errors.New("stream: relay: backlog full")
 //
 // While Append fails, a broker does not hold its own events back: it
 // delivers each to its own subscribers at once, with a provisional ID
-// "<newest log ID delivered here>~<instance>.<n>", and keeps retrying the
-// Append. Once the relay is back, the other instances deliver those
-// events with their log IDs and this one skips them. A client holding a
-// provisional ID resumes on another instance from the log ID it starts
-// with, and is sent that outage's events of the first instance again
-// (at-least-once).
+// "<newest log ID delivered here>~<instance>.<first>.<n>", and keeps
+// retrying the Append. Once the relay is back, the other instances
+// deliver those events with their log IDs and this one skips them. A
+// client holding a provisional ID resumes on another instance from the
+// log ID it starts with, skipping the events of the first instance it
+// already has.
 type OrderedRelay interface {
 	Relay
 	// Append adds msg to the end of topic's log and returns its ID. An

@@ -267,6 +267,7 @@ func (b *SSEBroker) relayResumeLocked(lastID string, s *sseSub, res sseResume) s
 	}
 	res.relay = true
 	res.relayAfter, res.relayThrough = after, r.lastLog
+	res.relayHeld, _ = parseProvisionalID(lastID)
 	if r.lastLogSeq < b.seq {
 		accept := s.accepts
 		if s.filter == nil {
@@ -390,7 +391,7 @@ func (s *sseSub) relayCatchUp(ctx context.Context, res sseResume) error {
 		for _, m := range msgs {
 			env, ok := r.relayEvent(m.Data, &seen, true)
 			e := env.event
-			if !ok || !s.accepts(sseEventName(e)) {
+			if !ok || !s.accepts(sseEventName(e)) || res.relayHeld.has(env.origin, env.seq) {
 				continue
 			}
 			e.ID = m.ID

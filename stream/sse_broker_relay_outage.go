@@ -14,14 +14,15 @@ import (
 // appended to the log as usual; other instances deliver it then, with its
 // log ID, and this one skips it, since its clients have it already.
 //
-// A provisional ID is "<log ID>~<instance>.<seq>": the ID of the newest
-// message of the log delivered here before the event, then the event's
-// own number. A client that resumes with one on this instance is replayed
-// from the ring like any other; on another instance, or once the ring no
-// longer holds it, it resumes from the log after "<log ID>" and so gets
-// this instance's outage events a second time, with their log IDs:
-// at-least-once rather than a gap. The order in which instances deliver
-// each other's events is the log's again from the first event after the
+// A provisional ID is "<log ID>~<instance>.<first>.<seq>": the ID of the
+// newest message of the log delivered here before the event, the first
+// 4 bytes of this instance's origin in hex, the number of the first event
+// of this outage and the event's own number. A client that resumes with
+// one on this instance is replayed from the ring like any other; on
+// another instance, or once the ring no longer holds it, it resumes from
+// the log after "<log ID>", skipping this instance's events numbered
+// first to seq, which it has. The order in which instances deliver each
+// other's events is the log's again from the first event after the
 // outage.
 
 // provisionalSep separates a provisional ID's log position from the rest.
@@ -36,20 +37,26 @@ func (b *SSEBroker) relayProvisional(msg []byte) {
 	if err != nil || env.kind != relayKindEvent {
 		return // not ours to deliver; cannot happen for the pump's own messages
 	}
-	r.outage.add(env.seq)
+	first := r.outage.add(env.seq)
 	b.mu.Lock()
 	base := r.lastLog
 	b.mu.Unlock()
 	e := env.event
-	e.ID = appendProvisionalID(nil, base, r.origin, env.seq)
+	e.ID = appendProvisionalID(nil, base, provisionalOrigin(r.origin[:4]), first, env.seq)
 	_ = b.publish(r.ctx, e, b.blockTimeout, publishLocal)
 }
 
-// appendProvisionalID appends "<base>~<first 4 bytes of origin in hex>.<seq>".
-func appendProvisionalID(dst []byte, base string, origin relayOrigin, seq uint64) string {
+// provisionalOrigin is the part of an instance's origin a provisional ID
+// carries.
+type provisionalOrigin [4]byte
+
+// appendProvisionalID appends "<base>~<origin in hex>.<first>.<seq>".
+func appendProvisionalID(dst []byte, base string, origin provisionalOrigin, first, seq uint64) string {
 	dst = append(dst, base...)
 	dst = append(dst, provisionalSep)
-	dst = hex.AppendEncode(dst, origin[:4])
+	dst = hex.AppendEncode(dst, origin[:])
+	dst = append(dst, '.')
+	dst = strconv.AppendUint(dst, first, 10)
 	dst = append(dst, '.')
 	return string(strconv.AppendUint(dst, seq, 10))
 }
@@ -64,6 +71,44 @@ func provisionalLogID(id string) string {
 	return id
 }
 
+// provisionalHeld is what a client holding a provisional ID has of its
+// instance's events beyond the log position: numbers first to last.
+type provisionalHeld struct {
+	origin      provisionalOrigin
+	first, last uint64
+}
+
+// parseProvisionalID returns what a provisional ID says its holder has,
+// and false for any other ID.
+func parseProvisionalID(id string) (provisionalHeld, bool) {
+	var h provisionalHeld
+	i := strings.IndexByte(id, provisionalSep)
+	if i < 0 {
+		return h, false
+	}
+	rest := id[i+1:]
+	o, rest, ok1 := strings.Cut(rest, ".")
+	f, l, ok2 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 || len(o) != 2*len(h.origin) {
+		return h, false
+	}
+	if _, err := hex.Decode(h.origin[:], []byte(o)); err != nil {
+		return h, false
+	}
+	var err1, err2 error
+	h.first, err1 = strconv.ParseUint(f, 10, 64)
+	h.last, err2 = strconv.ParseUint(l, 10, 64)
+	if err1 != nil || err2 != nil || h.first == 0 || h.first > h.last {
+		return h, false
+	}
+	return h, true
+}
+
+// has reports whether the holder has the event numbered seq of origin.
+func (h provisionalHeld) has(origin relayOrigin, seq uint64) bool {
+	return h.last != 0 && provisionalOrigin(origin[:4]) == h.origin && seq >= h.first && seq <= h.last
+}
+
 // relayOutage holds the sequence numbers of the events of this instance
 // delivered here provisionally and not seen in the log yet, as ranges.
 // The log brings an instance's events in increasing order, so ranges
@@ -72,17 +117,25 @@ func provisionalLogID(id string) string {
 type relayOutage struct {
 	mu     sync.Mutex
 	ranges [][2]uint64 // [first, last], increasing
+	run    [2]uint64   // the numbers added last without a gap: [first, last]
 }
 
-// add notes seq, which is above every number added before.
-func (o *relayOutage) add(seq uint64) {
+// add notes seq, which is above every number added before, and returns
+// the first number of the run of consecutive numbers it ends.
+func (o *relayOutage) add(seq uint64) (first uint64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.run[1] != 0 && o.run[1]+1 == seq {
+		o.run[1] = seq
+	} else {
+		o.run = [2]uint64{seq, seq}
+	}
 	if n := len(o.ranges); n > 0 && o.ranges[n-1][1]+1 == seq {
 		o.ranges[n-1][1] = seq
-		return
+	} else {
+		o.ranges = append(o.ranges, [2]uint64{seq, seq})
 	}
-	o.ranges = append(o.ranges, [2]uint64{seq, seq})
+	return o.run[0]
 }
 
 // take reports whether seq, an event of this instance arriving from the

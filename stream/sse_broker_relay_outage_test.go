@@ -7,8 +7,10 @@ import (
 
 func TestRelayOutageRanges(t *testing.T) {
 	var o relayOutage
-	for _, seq := range []uint64{3, 4, 5, 9, 10, 20} {
-		o.add(seq)
+	for _, a := range [][2]uint64{{3, 3}, {4, 3}, {5, 3}, {9, 9}, {10, 9}, {20, 20}} {
+		if first := o.add(a[0]); first != a[1] {
+			t.Fatalf("add(%d) = %d, want the run's first %d", a[0], first, a[1])
+		}
 	}
 	cases := []struct {
 		seq  uint64
@@ -34,20 +36,28 @@ func TestRelayOutageRanges(t *testing.T) {
 }
 
 // FuzzProvisionalID checks that a provisional ID names the log position
-// it was made from, and that any Last-Event-ID maps to a log position
-// without the separator that is a prefix of it.
+// and the events it was made from, and that any Last-Event-ID maps to a
+// log position without the separator that is a prefix of it.
 func FuzzProvisionalID(f *testing.F) {
-	f.Add("1700000000000-5", uint64(17), "1700000000000-5~0a1b2c3d.17")
-	f.Add("", uint64(1), "~")
-	f.Add("7-0", uint64(1<<63), "a~b~c")
-	f.Fuzz(func(t *testing.T, base string, seq uint64, id string) {
-		if !strings.ContainsRune(base, provisionalSep) {
+	f.Add("1700000000000-5", uint64(3), uint64(17), "1700000000000-5~0a1b2c3d.3.17")
+	f.Add("", uint64(1), uint64(1), "~")
+	f.Add("7-0", uint64(5), uint64(1<<63), "a~b~c")
+	f.Add("1-0", uint64(2), uint64(1), "1-0~0a1b2c3d.0.4")
+	f.Fuzz(func(t *testing.T, base string, first, seq uint64, id string) {
+		if !strings.ContainsRune(base, provisionalSep) && first > 0 && first <= seq {
 			var origin relayOrigin
 			copy(origin[:], base)
-			p := appendProvisionalID(nil, base, origin, seq)
+			p := appendProvisionalID(nil, base, provisionalOrigin(origin[:4]), first, seq)
 			if got := provisionalLogID(p); got != base {
 				t.Fatalf("provisional ID %q of %q names %q", p, base, got)
 			}
+			h, ok := parseProvisionalID(p)
+			if !ok || !h.has(origin, first) || !h.has(origin, seq) || h.has(origin, first-1) || seq < 1<<63 && h.has(origin, seq+1) {
+				t.Fatalf("provisional ID %q parsed as %+v, %v", p, h, ok)
+			}
+		}
+		if h, ok := parseProvisionalID(id); ok && (h.first == 0 || h.first > h.last) {
+			t.Fatalf("parseProvisionalID(%q) = %+v", id, h)
 		}
 		got := provisionalLogID(id)
 		if !strings.HasPrefix(id, got) || strings.ContainsRune(got, provisionalSep) {

@@ -250,6 +250,7 @@ type sseResume struct {
 	relay        bool
 	relayAfter   string
 	relayThrough string
+	relayHeld    provisionalHeld // events the client has beyond relayAfter
 }
 
 // startID returns the ID a subscriber is given to resume from: the newest
