@@ -6,10 +6,12 @@ import (
 	"time"
 )
 
-// Idle opens cfg.Conns connections to /echo and leaves them idle, then
-// reports the server's RSS and goroutines per connection over its baseline,
-// both taken after a garbage collection.
-func Idle(ctx context.Context, cfg Config) (Result, error) {
+// Idle opens cfg.Conns connections to path (/echo, or /echo-detached where
+// each handler returns once its connection is hijacked and the echo loop
+// runs on in a goroutine of its own) and leaves them idle, then reports
+// the server's RSS and goroutines per connection over its baseline, both
+// taken after a garbage collection.
+func Idle(ctx context.Context, cfg Config, path string) (Result, error) {
 	var r Result
 	if cfg.PID <= 0 {
 		return r, errors.New("load: idle: the server's pid is needed")
@@ -23,7 +25,7 @@ func Idle(ctx context.Context, cfg Config) (Result, error) {
 	}
 	baseRSS := serverRSS(cfg.PID)
 	t0 := time.Now()
-	conns, err := connectAll(ctx, cfg.Addr, "/echo", cfg.Protocol, cfg.Conns)
+	conns, err := connectAll(ctx, cfg.Addr, path, cfg.Protocol, cfg.Conns)
 	if err != nil {
 		return r, err
 	}

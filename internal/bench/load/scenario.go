@@ -30,7 +30,7 @@ type Config struct {
 }
 
 // Scenarios lists the scenario names Run accepts.
-var Scenarios = []string{"echo", "broadcast", "idle", "connrate", "sustained"}
+var Scenarios = []string{"echo", "broadcast", "idle", "idle-detached", "connrate", "sustained"}
 
 // Run runs the named scenario against the server in cfg. Runs are bounded:
 // they end after Warmup+Duration plus at most a few seconds of draining,
@@ -44,7 +44,9 @@ func Run(ctx context.Context, scenario string, cfg Config) (Result, error) {
 	case "broadcast":
 		r, err = Broadcast(ctx, cfg)
 	case "idle":
-		r, err = Idle(ctx, cfg)
+		r, err = Idle(ctx, cfg, "/echo")
+	case "idle-detached":
+		r, err = Idle(ctx, cfg, "/echo-detached")
 	case "connrate":
 		r, err = ConnRate(ctx, cfg)
 	case "sustained":

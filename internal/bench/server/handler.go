@@ -12,6 +12,8 @@ import (
 // Handler routes the benchmark's endpoints to s:
 //
 //	GET  /echo     Echo (WebSocket and Raw only)
+//	GET  /echo-detached  Echo, returning from the handler once the
+//	               connection is hijacked (see Detached)
 //	GET  /sub      Subscribe (WebSocket and Raw)
 //	GET  /sse      Subscribe (SSE)
 //	POST /publish  Broadcast the request body to every subscriber
@@ -23,6 +25,7 @@ func Handler(s Server, p Protocol) http.Handler {
 	mux := http.NewServeMux()
 	if e, ok := s.(Echoer); ok && p != SSE {
 		mux.HandleFunc("GET /echo", e.Echo)
+		mux.HandleFunc("GET /echo-detached", Detached(e.Echo))
 	}
 	if p == SSE {
 		mux.HandleFunc("GET /sse", s.Subscribe)

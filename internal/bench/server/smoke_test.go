@@ -33,7 +33,8 @@ func TestImplementationsBehaveAlike(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			if impl.Protocol != server.SSE {
-				checkEcho(t, ctx, addr, proto)
+				checkEcho(t, ctx, addr, proto, "/echo")
+				checkEcho(t, ctx, addr, proto, "/echo-detached")
 			}
 			checkBroadcast(t, ctx, addr, proto)
 			s.Close()
@@ -43,11 +44,11 @@ func TestImplementationsBehaveAlike(t *testing.T) {
 	}
 }
 
-func checkEcho(t *testing.T, ctx context.Context, addr string, proto load.Protocol) {
+func checkEcho(t *testing.T, ctx context.Context, addr string, proto load.Protocol, path string) {
 	t.Helper()
-	c, err := load.Dial(ctx, addr, "/echo", proto)
+	c, err := load.Dial(ctx, addr, path, proto)
 	if err != nil {
-		t.Fatalf("dial /echo: %v", err)
+		t.Fatalf("dial %s: %v", path, err)
 	}
 	defer c.Close()
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -57,14 +58,14 @@ func checkEcho(t *testing.T, ctx context.Context, addr string, proto load.Protoc
 			payload[i] = byte(i*7 + size)
 		}
 		if err := c.Write(c.Frame(payload)); err != nil {
-			t.Fatalf("echo %d bytes: write: %v", size, err)
+			t.Fatalf("%s: echo %d bytes: write: %v", path, size, err)
 		}
 		got, err := c.ReadMessage()
 		if err != nil {
-			t.Fatalf("echo %d bytes: read: %v", size, err)
+			t.Fatalf("%s: echo %d bytes: read: %v", path, size, err)
 		}
 		if string(got) != string(payload) {
-			t.Fatalf("echo %d bytes: got %d bytes back, not the same", size, len(got))
+			t.Fatalf("%s: echo %d bytes: got %d bytes back, not the same", path, size, len(got))
 		}
 	}
 }

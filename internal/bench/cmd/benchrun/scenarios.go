@@ -83,6 +83,11 @@ func scenarios(quick bool) []scenario {
 			metrics: []metric{rssPerConn, gPerConn},
 		},
 		scenario{
+			name: "idle 10000 conns, handler returned", load: "idle-detached", conns: 10000, size: 0,
+			warmup: 0, measure: 200 * time.Millisecond,
+			metrics: []metric{rssPerConn, gPerConn},
+		},
+		scenario{
 			name: "connection rate", load: "connrate", warmup: w, measure: d,
 			metrics: []metric{connsPerSec, p99, perCPU},
 		},
