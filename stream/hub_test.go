@@ -381,6 +381,9 @@ func TestHubWSMessage(t *testing.T) {
 		{"room", func(m WSMessage) error { return s.hub.BroadcastMessageTo("lobby", m) }, WSMessage{Type: "join", Ts: 7},
 			`{"type":"join","ts":7}`},
 		{"bad payload", s.hub.BroadcastMessage, WSMessage{Type: "x", Payload: []byte(`{`)}, ""},
+		{"payload at the nesting limit", s.hub.BroadcastMessage, WSMessage{Type: "x", Payload: nested(jsonMaxDepth)}, ""},
+		{"payload one level under it", s.hub.BroadcastMessage, WSMessage{Type: "x", Payload: nested(jsonMaxDepth - 1), Ts: 1},
+			`{"type":"x","payload":` + string(nested(jsonMaxDepth-1)) + `,"ts":1}`},
 	} {
 		err := tc.send(tc.in)
 		if tc.want == "" {
@@ -413,6 +416,11 @@ func TestHubWSMessage(t *testing.T) {
 	if _, err := ParseWSMessage([]byte("nope")); err == nil {
 		t.Fatal("parsed garbage")
 	}
+}
+
+// nested returns a JSON array nested depth levels deep.
+func nested(depth int) []byte {
+	return []byte(strings.Repeat("[", depth) + strings.Repeat("]", depth))
 }
 
 func TestHubStop(t *testing.T) {

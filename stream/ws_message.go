@@ -36,8 +36,17 @@ func (m WSMessage) encode() ([]byte, error) {
 	if err != nil {
 		return nil, errors.New("stream: encode message: " + err.Error())
 	}
+	// encoding/json refuses to nest deeper than 10000 levels. A payload
+	// that reaches the limit is valid alone but not inside the envelope,
+	// which no peer could then parse; a payload that short cannot.
+	if len(m.Payload) >= jsonMaxDepth && !json.Valid(b) {
+		return nil, errors.New("stream: encode message: payload nested too deep")
+	}
 	return b, nil
 }
+
+// jsonMaxDepth is encoding/json's nesting limit.
+const jsonMaxDepth = 10000
 
 // BroadcastMessage encodes m as JSON (Ts defaults to now) and queues it
 // for every registered connection like Broadcast. It returns nil once it
