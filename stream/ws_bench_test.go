@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"testing"
 
@@ -106,4 +109,40 @@ func benchPair(b *testing.B) (*WebSocketConn, *WebSocketConn) {
 	sc := newConn(peer, bufio.NewReader(peer), nil, false, set, "")
 	cc := newConn(a, bufio.NewReader(a), nil, true, set, "")
 	return sc, cc
+}
+
+// BenchmarkUpgrade measures the server's handshake over loopback: a
+// client sends an upgrade request, reads the 101 and resets the
+// connection, whose reader then fails, as a connection-rate load does.
+// Allocations are the server's and the client's together.
+func BenchmarkUpgrade(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Upgrade(w, r, WSConfig{ReadIdleTimeout: -1})
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.ReadMessage()
+	}))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	req := []byte("GET / HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " +
+		wstest.Key + "\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	buf := make([]byte, 512)
+	b.ReportAllocs()
+	for b.Loop() {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := nc.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		n, err := nc.Read(buf)
+		if err != nil || !bytes.HasPrefix(buf[:n], []byte("HTTP/1.1 101 ")) {
+			b.Fatalf("response %q, %v", buf[:n], err)
+		}
+		nc.(*net.TCPConn).SetLinger(0)
+		nc.Close()
+	}
 }

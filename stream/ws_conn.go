@@ -43,6 +43,10 @@ type WebSocketConn struct {
 	dl     deadliner
 	closer io.Closer
 	vector bool // w takes net.Buffers as one writev
+	// ww writes vectored frames straight to the socket and arms the
+	// write deadline only when a write has to wait; nil where that is
+	// not available, and every frame write sets the deadline.
+	ww *writeWaiter
 	// closeFirst closes the transport before Closed is signalled, for
 	// a transport that must not be used once its owner sees the close
 	// (an HTTP/2 stream, whose handler returns then).
@@ -156,6 +160,9 @@ func newConn(rwc io.ReadWriteCloser, br *bufio.Reader, bw *bufio.Writer, client 
 		c.vector = true
 	case *h2Stream:
 		c.closeFirst = true
+	}
+	if c.vector && !client {
+		c.ww = newWriteWaiter(rwc, set.writeTimeout)
 	}
 	if client || !c.vector {
 		if bw == nil {

@@ -107,6 +107,12 @@ func (cr *connReader) readSrc(p []byte) (int, error) {
 	}
 	if p == nil {
 		cr.w += n
+		if err != nil {
+			// The connection is ending: an empty buffer goes back
+			// to the pool now rather than to the garbage collector
+			// with the connection.
+			cr.release()
+		}
 	}
 	return n, err
 }

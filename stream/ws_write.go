@@ -206,10 +206,10 @@ func (c *WebSocketConn) writeFrameLocked(op wsframe.Opcode, rsv byte, fin bool, 
 		h.Key = c.key
 	}
 	hdr := wsframe.AppendHeader(c.hdr[:0], h)
-	c.setWriteDeadline()
 	if c.bw == nil {
 		return c.writeVec(hdr, p1, p2)
 	}
+	c.setWriteDeadline()
 	if _, err := c.bw.Write(hdr); err != nil {
 		return err
 	}
@@ -241,14 +241,21 @@ func (c *WebSocketConn) writeFrameLocked(op wsframe.Opcode, rsv byte, fin bool, 
 	return c.bw.Flush()
 }
 
-// writeVec writes bufs in one vectored write; frameMu is held. The slice
+// writeVec writes bufs in one vectored write, setting the write deadline
+// first unless the write waiter arms it as needed; frameMu is held. The slice
 // of buffers lives in the connection and keeps its capacity (up to
 // maxKeptVec), so that writes allocate nothing once it has grown to the
 // largest batch.
 func (c *WebSocketConn) writeVec(bufs ...[]byte) error {
 	c.vec = append(c.vec[:0], bufs...)
-	c.bufs = c.vec // WriteTo consumes c.bufs, not c.vec
-	_, err := c.bufs.WriteTo(c.w)
+	var err error
+	if c.ww != nil {
+		err = c.ww.write(c.vec)
+	} else {
+		c.setWriteDeadline()
+		c.bufs = c.vec // WriteTo consumes c.bufs, not c.vec
+		_, err = c.bufs.WriteTo(c.w)
+	}
 	clear(c.vec) // keep no payload reachable
 	c.bufs = nil
 	if cap(c.vec) > maxKeptVec {
@@ -297,7 +304,6 @@ func (c *WebSocketConn) writeFrames(bufs [][]byte) error {
 		c.frameMu.Unlock()
 		return err
 	}
-	c.setWriteDeadline()
 	var n int64
 	for _, b := range bufs {
 		n += int64(len(b))
@@ -305,6 +311,7 @@ func (c *WebSocketConn) writeFrames(bufs [][]byte) error {
 	if c.bw == nil {
 		err = c.writeVec(bufs...)
 	} else {
+		c.setWriteDeadline()
 		for _, b := range bufs {
 			if _, err = c.bw.Write(b); err != nil {
 				break
