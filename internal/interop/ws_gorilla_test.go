@@ -77,33 +77,50 @@ func TestWebSocketGorillaDeflate(t *testing.T) { runCases(t, gorillaDeflateImpl)
 
 // gorillaTLSImpl is a gorilla server behind TLS, reached by Dial through
 // wss:// with a TLSConfig that trusts the test certificate.
-var gorillaTLSImpl = implementation{
-	name: "gorilla-tls",
-	server: func(t *testing.T) (string, stream.DialConfig, func() peer) {
-		ch := make(chan *gorillaPeer, 1)
-		up := websocket.Upgrader{WriteBufferSize: gorillaBuffer}
-		srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.TLS == nil {
-				t.Errorf("request did not arrive over TLS")
-				return
-			}
-			c, err := up.Upgrade(w, r, nil)
-			if err != nil {
-				t.Errorf("gorilla Upgrade: %v", err)
-				return
-			}
-			p := newGorillaPeer(c)
-			ch <- p
-			<-p.done
-		}))
-		t.Cleanup(srv.Close)
-		cfg := stream.DialConfig{TLSConfig: srv.Client().Transport.(*http.Transport).TLSClientConfig}
-		return "wss" + strings.TrimPrefix(srv.URL, "https"), cfg, func() peer { return <-ch }
-	},
-	serverOnly: true,
+var gorillaTLSImpl = gorillaTLSWith("gorilla-tls", false)
+
+// gorillaTLSDeflateImpl is gorillaTLSImpl with permessage-deflate, as
+// gorillaDeflateImpl negotiates it: compressed frames through TLS records.
+var gorillaTLSDeflateImpl = func() implementation {
+	impl := gorillaTLSWith("gorilla-tls-deflate", true)
+	impl.compression = stream.CompressionContextTakeover
+	impl.threshold = -1
+	impl.extServer = gorillaDeflateImpl.extServer
+	return impl
+}()
+
+// gorillaTLSWith is a gorilla server behind TLS, compressing if compress.
+func gorillaTLSWith(name string, compress bool) implementation {
+	return implementation{
+		name: name,
+		server: func(t *testing.T) (string, stream.DialConfig, func() peer) {
+			ch := make(chan *gorillaPeer, 1)
+			up := websocket.Upgrader{WriteBufferSize: gorillaBuffer, EnableCompression: compress}
+			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.TLS == nil {
+					t.Errorf("request did not arrive over TLS")
+					return
+				}
+				c, err := up.Upgrade(w, r, nil)
+				if err != nil {
+					t.Errorf("gorilla Upgrade: %v", err)
+					return
+				}
+				p := newGorillaPeer(c)
+				ch <- p
+				<-p.done
+			}))
+			t.Cleanup(srv.Close)
+			cfg := stream.DialConfig{TLSConfig: srv.Client().Transport.(*http.Transport).TLSClientConfig}
+			return "wss" + strings.TrimPrefix(srv.URL, "https"), cfg, func() peer { return <-ch }
+		},
+		serverOnly: true,
+	}
 }
 
 func TestWebSocketGorillaTLS(t *testing.T) { runCases(t, gorillaTLSImpl) }
+
+func TestWebSocketGorillaTLSDeflate(t *testing.T) { runCases(t, gorillaTLSDeflateImpl) }
 
 // gorillaPeer is a gorilla/websocket connection with a goroutine reading
 // it.
