@@ -55,19 +55,30 @@ func gorillaWith(name string, compress bool) implementation {
 		server: func(t *testing.T) (string, stream.DialConfig, func() peer) {
 			ch := make(chan *gorillaPeer, 1)
 			up := websocket.Upgrader{WriteBufferSize: gorillaBuffer, EnableCompression: compress}
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				c, err := up.Upgrade(w, r, nil)
-				if err != nil {
-					t.Errorf("gorilla Upgrade: %v", err)
-					return
-				}
-				p := newGorillaPeer(c)
-				ch <- p
-				<-p.done
-			}))
+			srv := httptest.NewServer(gorillaServe(t, &up, ch, false))
 			t.Cleanup(srv.Close)
 			return "ws" + strings.TrimPrefix(srv.URL, "http"), stream.DialConfig{}, func() peer { return <-ch }
 		},
+	}
+}
+
+// gorillaServe upgrades with up, hands the peer over on ch and holds the
+// handler until it is done; with tls it first checks the request came
+// over TLS.
+func gorillaServe(t *testing.T, up *websocket.Upgrader, ch chan<- *gorillaPeer, tls bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if tls && r.TLS == nil {
+			t.Errorf("request did not arrive over TLS")
+			return
+		}
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			t.Errorf("gorilla Upgrade: %v", err)
+			return
+		}
+		p := newGorillaPeer(c)
+		ch <- p
+		<-p.done
 	}
 }
 
@@ -96,20 +107,7 @@ func gorillaTLSWith(name string, compress bool) implementation {
 		server: func(t *testing.T) (string, stream.DialConfig, func() peer) {
 			ch := make(chan *gorillaPeer, 1)
 			up := websocket.Upgrader{WriteBufferSize: gorillaBuffer, EnableCompression: compress}
-			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.TLS == nil {
-					t.Errorf("request did not arrive over TLS")
-					return
-				}
-				c, err := up.Upgrade(w, r, nil)
-				if err != nil {
-					t.Errorf("gorilla Upgrade: %v", err)
-					return
-				}
-				p := newGorillaPeer(c)
-				ch <- p
-				<-p.done
-			}))
+			srv := httptest.NewTLSServer(gorillaServe(t, &up, ch, true))
 			t.Cleanup(srv.Close)
 			cfg := stream.DialConfig{TLSConfig: srv.Client().Transport.(*http.Transport).TLSClientConfig}
 			return "wss" + strings.TrimPrefix(srv.URL, "https"), cfg, func() peer { return <-ch }
