@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,8 +49,14 @@ type sseSub struct {
 	idx    int // position in b.subs, guarded by b.mu; -1 once removed
 
 	wake chan struct{} // the queue became non-empty, or kicked
-	room chan struct{} // the writer took the queue while a publisher waited
-	done chan struct{} // closed when the subscriber leaves
+	// For a subscriber that blocks (nil otherwise): room is signalled when
+	// the writer took the queue while a publisher waited, done is closed
+	// when the subscriber leaves.
+	room chan struct{}
+	done chan struct{}
+
+	unseat func()    // gives the Limiter's seat back
+	joined time.Time // when the stream started, for the log
 
 	mu      sync.Mutex
 	q       sseQueue
@@ -143,13 +150,32 @@ func (b *SSEBroker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // write failed or timed out: these wrap ErrClosed). Where the response cannot be
 // streamed, the error wraps http.ErrNotSupported.
 func (b *SSEBroker) Subscribe(w http.ResponseWriter, r *http.Request) error {
+	// The stream spends its life parked in s.serve; what runs only at its
+	// start and end is kept in functions that have returned by then, so
+	// that the goroutine's stack, which the runtime shrinks to fit what is
+	// in use, stays small.
+	s, err := b.join(w, r)
+	if s == nil {
+		return err
+	}
+	if err == nil {
+		err = s.serve(r.Context())
+	}
+	return b.finish(s, r, err)
+}
+
+// join parses the options of r, seats the subscriber and writes what its
+// stream starts with. A nil sseSub means the client was not seated, and
+// the error says why; otherwise the subscriber is registered, the error is
+// that of its first write, and finish must be called.
+//
+//go:noinline
+func (b *SSEBroker) join(w http.ResponseWriter, r *http.Request) (*sseSub, error) {
 	s := &sseSub{
 		b:         b,
 		rc:        http.NewResponseController(w),
 		w:         w,
 		wake:      make(chan struct{}, 1),
-		room:      make(chan struct{}, 1),
-		done:      make(chan struct{}),
 		deadlines: b.writeTimeout > 0,
 		// On HTTP/2 an expired deadline resets the stream even while it is
 		// idle, so it is cleared after each write. An HTTP/1 connection's
@@ -158,27 +184,33 @@ func (b *SSEBroker) Subscribe(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := b.parseSubscribeOptions(s, r); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
-		return err
+		return nil, err
+	}
+	if s.block {
+		// Only publishers waiting for this subscriber use them.
+		s.room = make(chan struct{}, 1)
+		s.done = make(chan struct{})
 	}
 	var lastID string
 	if b.replay.limit > 0 {
 		lastID = LastEventID(r)
 	}
 	if lastID != "" && !b.waitRelayReady(r.Context()) {
-		return nil
+		return nil, nil
 	}
 
 	release, ok := b.limiter.Acquire(r)
 	if !ok {
-		return b.turnAway(s, r, false, true)
+		return nil, b.turnAway(s, r, false, true)
 	}
-	defer release()
 
 	b.mu.Lock()
 	if b.closed || (b.maxSubs > 0 && len(b.subs) >= b.maxSubs) {
 		closed := b.closed
 		b.mu.Unlock()
-		return b.turnAway(s, r, closed, false)
+		err := b.turnAway(s, r, closed, false)
+		release()
+		return nil, err
 	}
 	res := b.resumeLocked(lastID, s)
 	s.idx = len(b.subs)
@@ -186,10 +218,18 @@ func (b *SSEBroker) Subscribe(w http.ResponseWriter, r *http.Request) error {
 	b.wg.Add(1)
 	b.mu.Unlock()
 	b.nsubs.Add(1)
+	s.unseat = release
+	if b.log != nil {
+		s.joined = time.Now()
+	}
+	return s, s.start(r, res)
+}
 
-	start := time.Now()
-	err := s.run(r, res)
-
+// finish removes s from the broker once its stream has ended with err, and
+// returns what Subscribe returns.
+//
+//go:noinline
+func (b *SSEBroker) finish(s *sseSub, r *http.Request, err error) error {
 	reason := "client left"
 	level := slog.LevelDebug
 	switch {
@@ -221,11 +261,12 @@ func (b *SSEBroker) Subscribe(w http.ResponseWriter, r *http.Request) error {
 		_ = s.rc.SetWriteDeadline(time.Now())
 	}
 	b.leave(s)
+	s.unseat()
 	if b.log != nil {
 		b.log.LogAttrs(r.Context(), level, "sse subscriber left",
 			slog.String("subscriber", s.id), slog.String("reason", reason),
 			slog.Uint64("delivered", s.delivered), slog.Uint64("dropped", s.dropped),
-			slog.Duration("duration", time.Since(start)))
+			slog.Duration("duration", time.Since(s.joined)))
 	}
 	return err
 }
@@ -325,7 +366,9 @@ func (b *SSEBroker) leave(s *sseSub) {
 	s.gone = true
 	s.q.reset()
 	s.mu.Unlock()
-	close(s.done)
+	if s.done != nil {
+		close(s.done)
+	}
 	b.nsubs.Add(-1)
 	b.wg.Done()
 }
@@ -361,9 +404,8 @@ func (b *SSEBroker) turnAway(s *sseSub, r *http.Request, closed, limited bool) e
 	return err
 }
 
-// run writes the headers, what res says to send first, then live events
-// and heartbeats.
-func (s *sseSub) run(r *http.Request, res sseResume) error {
+// start writes the headers and what res says to send first.
+func (s *sseSub) start(r *http.Request, res sseResume) error {
 	b := s.b
 	setSSEHeaders(s.w.Header())
 	s.w.WriteHeader(http.StatusOK)
@@ -406,10 +448,12 @@ func (s *sseSub) run(r *http.Request, res sseResume) error {
 	}
 	err := s.write(buf)
 	s.keepBuf(buf)
-	if err != nil {
-		return err
-	}
+	return err
+}
 
+// serve writes live events and heartbeats until the stream ends.
+func (s *sseSub) serve(ctx context.Context) error {
+	b := s.b
 	var heartbeat *time.Timer
 	var tick <-chan time.Time
 	if b.heartbeat > 0 {
@@ -417,7 +461,6 @@ func (s *sseSub) run(r *http.Request, res sseResume) error {
 		defer heartbeat.Stop()
 		tick = heartbeat.C
 	}
-	ctx := r.Context()
 	for {
 		select {
 		case <-s.wake:
