@@ -208,3 +208,40 @@ func BenchmarkSSESubscriberMemory(b *testing.B) {
 		}
 	}
 }
+
+// TestSSESubscriberDropsBurstQueues checks that a subscriber gives up the
+// queue arrays a burst grew once it has written the burst, and keeps small
+// ones for the next events.
+func TestSSESubscriberDropsBurstQueues(t *testing.T) {
+	for _, tc := range []struct {
+		burst   int
+		maxKept int // slots left in both queues after the burst
+	}{
+		{1, 2 * maxSSEKeptQueue},
+		{maxSSEKeptQueue, 2 * maxSSEKeptQueue},
+		{100, maxSSEKeptQueue},
+		{1000, maxSSEKeptQueue},
+	} {
+		b := NewSSEBroker(SSEBrokerConfig{HeartbeatInterval: -1})
+		rec := httptest.NewRecorder()
+		s := &sseSub{b: b, w: rec, rc: http.NewResponseController(rec), limit: 1024, wake: make(chan struct{}, 1)}
+		for i := range tc.burst {
+			s.q.push(sseItem{b: fmt.Appendf(nil, "data: %d\n\n", i)}, s.limit)
+		}
+		if err := s.flushQueue(); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Count(rec.Body.String(), "\n\n"); got != tc.burst {
+			t.Fatalf("burst of %d: %d events written", tc.burst, got)
+		}
+		if kept := len(s.q.items) + len(s.out.items); kept > tc.maxKept {
+			t.Errorf("burst of %d: %d queue slots kept, want at most %d", tc.burst, kept, tc.maxKept)
+		}
+		// Later events still flow.
+		s.q.push(sseItem{b: []byte("data: next\n\n")}, s.limit)
+		if err := s.flushQueue(); err != nil || !strings.HasSuffix(rec.Body.String(), "data: next\n\n") {
+			t.Fatalf("burst of %d: next event not written (%v)", tc.burst, err)
+		}
+		b.Close()
+	}
+}

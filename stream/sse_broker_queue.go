@@ -78,7 +78,7 @@ func (q *sseQueue) push(it sseItem, limit int) bool {
 }
 
 func (q *sseQueue) grow(limit int) {
-	c := min(max(2*len(q.items), 8), limit)
+	c := min(max(2*len(q.items), 4), limit)
 	items := make([]sseItem, c)
 	for i := range q.n {
 		items[i] = q.items[q.slot(i)]

@@ -22,8 +22,11 @@ const (
 	maxSSEFilterNames     = 16
 	maxSSEFilterNameLen   = 128
 	// A write buffer that grew past this is released after use rather
-	// than kept for the life of the stream.
+	// than kept for other writes.
 	maxSSEKeptWriteBuf = 16 << 10
+	// A queue whose backing array grew past this many events for a burst
+	// gives it up once drained.
+	maxSSEKeptQueue = 16
 	// Replayed events are written in batches of about this size.
 	sseReplayBatch = 32 << 10
 	// Close gives writes in progress this long to finish, so that healthy
@@ -71,8 +74,7 @@ type sseSub struct {
 
 	// Writer state.
 	w         http.ResponseWriter
-	out       sseQueue // the queue being written, swapped with q
-	wbuf      []byte
+	out       sseQueue  // the queue being written, swapped with q
 	deadlines bool      // set write deadlines
 	reset     bool      // clear the deadline after each write
 	deadline  time.Time // the deadline in force, when not reset
@@ -415,7 +417,9 @@ func (s *sseSub) start(r *http.Request, res sseResume) error {
 			slog.Bool("resumed", res.resumed), slog.Bool("gap", res.gap))
 	}
 
-	buf := s.wbuf[:0]
+	wb := getSSEWriteBuf()
+	defer putSSEWriteBuf(wb)
+	buf := (*wb)[:0]
 	switch {
 	case res.relay:
 		if err := s.relayCatchUp(r.Context(), res); err != nil {
@@ -446,9 +450,8 @@ func (s *sseSub) start(r *http.Request, res sseResume) error {
 			buf = append(b.startID(append(buf, "id: "...), res), '\n', '\n')
 		}
 	}
-	err := s.write(buf)
-	s.keepBuf(buf)
-	return err
+	*wb = buf
+	return s.write(buf)
 }
 
 // serve writes live events and heartbeats until the stream ends.
@@ -509,13 +512,18 @@ func (s *sseSub) flushQueue() error {
 	if n == 0 {
 		return nil
 	}
-	buf := s.wbuf[:0]
+	wb := getSSEWriteBuf()
+	buf := (*wb)[:0]
 	if lost > 0 {
 		buf = s.b.appendGap(buf, int64(lost), "overflow", false, sseResume{})
 	}
 	buf = s.out.appendTo(buf)
+	if len(s.out.items) > maxSSEKeptQueue {
+		s.out = sseQueue{} // a burst's: the next one grows its own
+	}
 	err := s.write(buf)
-	s.keepBuf(buf)
+	*wb = buf
+	putSSEWriteBuf(wb)
 	if err != nil {
 		return err
 	}
@@ -571,7 +579,6 @@ func (s *sseSub) writeOut(p []byte, stopOnClose bool) error {
 // release frees the buffers of an idle subscriber; they grow again on
 // demand.
 func (s *sseSub) release() {
-	s.wbuf = nil
 	s.out = sseQueue{}
 	s.mu.Lock()
 	if s.q.n == 0 {
@@ -580,13 +587,25 @@ func (s *sseSub) release() {
 	s.mu.Unlock()
 }
 
-// keepBuf keeps buf for the next write unless it grew large.
-func (s *sseSub) keepBuf(buf []byte) {
-	if cap(buf) <= maxSSEKeptWriteBuf {
-		s.wbuf = buf[:0]
-	} else {
-		s.wbuf = nil
+// sseWriteBufs holds the buffers subscribers assemble their writes in.
+// A subscriber takes one only for the time of a write, so that an idle
+// one holds none and a few serve them all.
+var sseWriteBufs sync.Pool
+
+func getSSEWriteBuf() *[]byte {
+	if wb, ok := sseWriteBufs.Get().(*[]byte); ok {
+		return wb
 	}
+	return new([]byte)
+}
+
+// putSSEWriteBuf keeps wb for other writes unless it grew large.
+func putSSEWriteBuf(wb *[]byte) {
+	if cap(*wb) > maxSSEKeptWriteBuf {
+		return
+	}
+	*wb = (*wb)[:0]
+	sseWriteBufs.Put(wb)
 }
 
 // appendGap appends a gap event. missed < 0 leaves the count out. With
