@@ -464,9 +464,14 @@ func (s *sseSub) serve(ctx context.Context) error {
 		defer heartbeat.Stop()
 		tick = heartbeat.C
 	}
+	// Every channel the loop waits on costs a record while it waits: Close
+	// wakes the subscriber rather than have it wait on b.done as well.
 	for {
 		select {
 		case <-s.wake:
+			if b.isClosed() {
+				return errSSEBrokerClosed
+			}
 			if err := s.flushQueue(); err != nil {
 				return err
 			}
@@ -482,8 +487,6 @@ func (s *sseSub) serve(ctx context.Context) error {
 			heartbeat.Reset(b.heartbeat - idle)
 		case <-ctx.Done():
 			return nil
-		case <-b.done:
-			return errSSEBrokerClosed
 		}
 	}
 }
@@ -491,14 +494,25 @@ func (s *sseSub) serve(ctx context.Context) error {
 // flushQueue writes everything queued, after a gap event if events were
 // dropped, in one write and one flush.
 func (s *sseSub) flushQueue() error {
+	// The queue is copied out under the lock, which spares a second queue
+	// to swap with it: copying a few kilobytes takes little longer.
+	wb := getSSEWriteBuf()
+	buf := (*wb)[:0]
 	s.mu.Lock()
 	if s.kicked {
 		s.mu.Unlock()
+		putSSEWriteBuf(wb)
 		return errSSESlow
 	}
-	s.q, s.out = s.out, s.q
-	lost := s.lost
+	n := uint64(s.q.n)
+	if s.lost > 0 && n > 0 {
+		buf = s.b.appendGap(buf, int64(s.lost), "overflow", false, sseResume{})
+	}
 	s.lost = 0
+	buf = s.q.appendTo(buf)
+	if len(s.q.items) > maxSSEKeptQueue {
+		s.q = sseQueue{} // a burst's: the next one grows its own
+	}
 	if s.waiting {
 		s.waiting = false
 		select {
@@ -508,23 +522,13 @@ func (s *sseSub) flushQueue() error {
 	}
 	s.mu.Unlock()
 
-	n := uint64(s.out.n)
-	if n == 0 {
-		return nil
+	var err error
+	if n > 0 {
+		err = s.write(buf)
 	}
-	wb := getSSEWriteBuf()
-	buf := (*wb)[:0]
-	if lost > 0 {
-		buf = s.b.appendGap(buf, int64(lost), "overflow", false, sseResume{})
-	}
-	buf = s.out.appendTo(buf)
-	if len(s.out.items) > maxSSEKeptQueue {
-		s.out = sseQueue{} // a burst's: the next one grows its own
-	}
-	err := s.write(buf)
 	*wb = buf
 	putSSEWriteBuf(wb)
-	if err != nil {
+	if err != nil || n == 0 {
 		return err
 	}
 	s.delivered += n
@@ -579,7 +583,6 @@ func (s *sseSub) writeOut(p []byte, stopOnClose bool) error {
 // release frees the buffers of an idle subscriber; they grow again on
 // demand.
 func (s *sseSub) release() {
-	s.out = sseQueue{}
 	s.mu.Lock()
 	if s.q.n == 0 {
 		s.q = sseQueue{}
