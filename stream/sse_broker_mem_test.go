@@ -215,12 +215,12 @@ func BenchmarkSSESubscriberMemory(b *testing.B) {
 func TestSSESubscriberDropsBurstQueues(t *testing.T) {
 	for _, tc := range []struct {
 		burst   int
-		maxKept int // slots left in both queues after the burst
+		maxKept int // slots left in the queue after the burst
 	}{
-		{1, 2 * maxSSEKeptQueue},
-		{maxSSEKeptQueue, 2 * maxSSEKeptQueue},
-		{100, maxSSEKeptQueue},
-		{1000, maxSSEKeptQueue},
+		{1, 4},
+		{maxSSEKeptQueue, maxSSEKeptQueue},
+		{maxSSEKeptQueue + 1, 0},
+		{1000, 0},
 	} {
 		b := NewSSEBroker(SSEBrokerConfig{HeartbeatInterval: -1})
 		rec := httptest.NewRecorder()
@@ -234,7 +234,7 @@ func TestSSESubscriberDropsBurstQueues(t *testing.T) {
 		if got := strings.Count(rec.Body.String(), "\n\n"); got != tc.burst {
 			t.Fatalf("burst of %d: %d events written", tc.burst, got)
 		}
-		if kept := len(s.q.items) + len(s.out.items); kept > tc.maxKept {
+		if kept := len(s.q.bufs); kept > tc.maxKept {
 			t.Errorf("burst of %d: %d queue slots kept, want at most %d", tc.burst, kept, tc.maxKept)
 		}
 		// Later events still flow.

@@ -74,7 +74,6 @@ type sseSub struct {
 
 	// Writer state.
 	w         http.ResponseWriter
-	out       sseQueue  // the queue being written, swapped with q
 	deadlines bool      // set write deadlines
 	reset     bool      // clear the deadline after each write
 	deadline  time.Time // the deadline in force, when not reset
@@ -510,7 +509,7 @@ func (s *sseSub) flushQueue() error {
 	}
 	s.lost = 0
 	buf = s.q.appendTo(buf)
-	if len(s.q.items) > maxSSEKeptQueue {
+	if len(s.q.bufs) > maxSSEKeptQueue {
 		s.q = sseQueue{} // a burst's: the next one grows its own
 	}
 	if s.waiting {
