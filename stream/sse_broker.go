@@ -390,6 +390,7 @@ func (b *SSEBroker) Close() error {
 	}
 	deadline := time.Now().Add(grace)
 	for _, s := range subs {
+		s.signal()
 		s.interrupt(deadline)
 	}
 	b.wg.Wait()

@@ -47,48 +47,69 @@ type sseItem struct {
 	key string
 }
 
-// sseQueue is a FIFO ring of events. Its backing array grows on demand up
+// sseQueue is a FIFO ring of events. Its backing arrays grow on demand up
 // to the limit passed to push, so an idle subscriber holds almost nothing.
+// Keys are kept apart, in an array made only once an item has one, so that
+// a queue without KeepLatest holds just the events.
 type sseQueue struct {
-	items []sseItem
-	head  int
-	n     int
+	bufs [][]byte // the items' bytes
+	keys []string // the items' keys, parallel to bufs; nil until one has a key
+	head int
+	n    int
 }
 
-// slot maps a logical position (0 = oldest) to an index in q.items.
+// slot maps a logical position (0 = oldest) to an index in q.bufs.
 func (q *sseQueue) slot(i int) int {
 	i += q.head
-	if i >= len(q.items) {
-		i -= len(q.items)
+	if i >= len(q.bufs) {
+		i -= len(q.bufs)
 	}
 	return i
 }
 
 // push appends it unless the queue already holds limit items.
 func (q *sseQueue) push(it sseItem, limit int) bool {
-	if q.n == len(q.items) {
+	if q.n == len(q.bufs) {
 		if q.n >= limit {
 			return false
 		}
 		q.grow(limit)
 	}
-	q.items[q.slot(q.n)] = it
+	j := q.slot(q.n)
+	q.bufs[j] = it.b
+	if it.key != "" && q.keys == nil {
+		q.keys = make([]string, len(q.bufs))
+	}
+	if q.keys != nil {
+		q.keys[j] = it.key
+	}
 	q.n++
 	return true
 }
 
 func (q *sseQueue) grow(limit int) {
-	c := min(max(2*len(q.items), 8), limit)
-	items := make([]sseItem, c)
-	for i := range q.n {
-		items[i] = q.items[q.slot(i)]
+	c := min(max(2*len(q.bufs), 4), limit)
+	bufs := make([][]byte, c)
+	var keys []string
+	if q.keys != nil {
+		keys = make([]string, c)
 	}
-	q.items, q.head = items, 0
+	for i := range q.n {
+		j := q.slot(i)
+		bufs[i] = q.bufs[j]
+		if keys != nil {
+			keys[i] = q.keys[j]
+		}
+	}
+	q.bufs, q.keys, q.head = bufs, keys, 0
 }
 
 // dropOldest removes the oldest item; the queue must not be empty.
 func (q *sseQueue) dropOldest() {
-	q.items[q.head] = sseItem{}
+	q.bufs[q.head] = nil
+	if q.keys != nil {
+		q.keys[q.head] = ""
+	}
 	q.head = q.slot(1)
 	q.n--
 }
@@ -97,14 +118,19 @@ func (q *sseQueue) dropOldest() {
 // the order of the rest. Keys are unique in the queue, since every push in
 // KeepLatest mode first removes its key.
 func (q *sseQueue) removeKey(key string) bool {
+	if q.keys == nil {
+		return false
+	}
 	for i := range q.n {
-		if q.items[q.slot(i)].key != key {
+		if q.keys[q.slot(i)] != key {
 			continue
 		}
 		for j := i; j < q.n-1; j++ {
-			q.items[q.slot(j)] = q.items[q.slot(j+1)]
+			to, from := q.slot(j), q.slot(j+1)
+			q.bufs[to], q.keys[to] = q.bufs[from], q.keys[from]
 		}
-		q.items[q.slot(q.n-1)] = sseItem{}
+		last := q.slot(q.n - 1)
+		q.bufs[last], q.keys[last] = nil, ""
 		q.n--
 		return true
 	}
@@ -113,7 +139,8 @@ func (q *sseQueue) removeKey(key string) bool {
 
 // reset empties the queue and releases its references to the events.
 func (q *sseQueue) reset() {
-	clear(q.items)
+	clear(q.bufs)
+	clear(q.keys)
 	q.head, q.n = 0, 0
 }
 
@@ -122,8 +149,11 @@ func (q *sseQueue) reset() {
 func (q *sseQueue) appendTo(dst []byte) []byte {
 	for i := range q.n {
 		j := q.slot(i)
-		dst = append(dst, q.items[j].b...)
-		q.items[j] = sseItem{}
+		dst = append(dst, q.bufs[j]...)
+		q.bufs[j] = nil
+		if q.keys != nil {
+			q.keys[j] = ""
+		}
 	}
 	q.head, q.n = 0, 0
 	return dst

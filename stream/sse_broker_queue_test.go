@@ -6,12 +6,23 @@ import (
 	"testing"
 )
 
+// bkQueueHoldsRefs reports whether any slot of q still refers to an event
+// or a key.
+func bkQueueHoldsRefs(q *sseQueue) bool {
+	return slices.ContainsFunc(q.bufs, func(b []byte) bool { return b != nil }) ||
+		slices.ContainsFunc(q.keys, func(k string) bool { return k != "" })
+}
+
 // bkQueueContents returns the queue's items as "key=bytes" strings.
 func bkQueueContents(q *sseQueue) []string {
 	var out []string
 	for i := range q.n {
-		it := q.items[q.slot(i)]
-		out = append(out, it.key+"="+string(it.b))
+		j := q.slot(i)
+		key := ""
+		if q.keys != nil {
+			key = q.keys[j]
+		}
+		out = append(out, key+"="+string(q.bufs[j]))
 	}
 	return out
 }
@@ -28,8 +39,8 @@ func TestSSEQueue(t *testing.T) {
 	if q.push(item("", 5), limit) {
 		t.Fatal("push accepted over the limit")
 	}
-	if len(q.items) != limit {
-		t.Fatalf("grew to %d slots, want the limit %d", len(q.items), limit)
+	if len(q.bufs) != limit {
+		t.Fatalf("grew to %d slots, want the limit %d", len(q.bufs), limit)
 	}
 	// Wrap around: drop two, push two.
 	q.dropOldest()
@@ -42,7 +53,7 @@ func TestSSEQueue(t *testing.T) {
 	if got := string(q.appendTo([]byte("x"))); got != "x23456" {
 		t.Fatalf("appendTo = %q", got)
 	}
-	if q.n != 0 || slices.ContainsFunc(q.items, func(it sseItem) bool { return it.b != nil }) {
+	if q.n != 0 || bkQueueHoldsRefs(&q) {
 		t.Fatal("appendTo left items or references behind")
 	}
 
@@ -67,7 +78,7 @@ func TestSSEQueue(t *testing.T) {
 		t.Fatalf("after removing ends: %q, want %q", got, want)
 	}
 	q.reset()
-	if q.n != 0 || slices.ContainsFunc(q.items, func(it sseItem) bool { return it.b != nil }) {
+	if q.n != 0 || bkQueueHoldsRefs(&q) {
 		t.Fatal("reset left items or references behind")
 	}
 	if !q.push(item("g", 6), 4) || len(bkQueueContents(&q)) != 1 {
@@ -78,14 +89,14 @@ func TestSSEQueue(t *testing.T) {
 func TestSSEQueueGrowsLazily(t *testing.T) {
 	var q sseQueue
 	q.push(sseItem{b: []byte("x")}, 1024)
-	if len(q.items) > 8 {
-		t.Fatalf("one item took %d slots", len(q.items))
+	if len(q.bufs) > 4 {
+		t.Fatalf("one item took %d slots", len(q.bufs))
 	}
 	for range 100 {
 		q.push(sseItem{b: []byte("x")}, 1024)
 	}
-	if q.n != 101 || len(q.items) > 256 {
-		t.Fatalf("%d items in %d slots", q.n, len(q.items))
+	if q.n != 101 || len(q.bufs) > 256 {
+		t.Fatalf("%d items in %d slots", q.n, len(q.bufs))
 	}
 }
 
@@ -168,5 +179,30 @@ func TestParseSSEID(t *testing.T) {
 	}
 	if e1, e2 := newSSEEpoch(), newSSEEpoch(); e1 == e2 || len(e1) != 10 {
 		t.Errorf("epochs %q and %q", e1, e2)
+	}
+}
+
+// TestSSEQueueKeysLater checks a queue whose first items have no key and
+// whose later ones do, across the ring's wrap and growth.
+func TestSSEQueueKeysLater(t *testing.T) {
+	var q sseQueue
+	for i := range 3 {
+		q.push(sseItem{b: []byte{'0' + byte(i)}}, 8)
+	}
+	q.dropOldest() // the ring now wraps once it fills
+	for i, key := range []string{"a", "", "b"} {
+		q.push(sseItem{b: []byte{'3' + byte(i)}, key: key}, 8)
+	}
+	if !q.removeKey("a") || q.removeKey("a") {
+		t.Fatal("removeKey found the wrong items")
+	}
+	q.push(sseItem{b: []byte("6"), key: "c"}, 8)
+	q.push(sseItem{b: []byte("7")}, 8) // grows the ring and its keys
+	want := []string{"=1", "=2", "=4", "b=5", "c=6", "=7"}
+	if got := bkQueueContents(&q); !slices.Equal(got, want) {
+		t.Fatalf("contents %q, want %q", got, want)
+	}
+	if got := string(q.appendTo(nil)); got != "124567" || bkQueueHoldsRefs(&q) {
+		t.Fatalf("appendTo = %q, or references left behind", got)
 	}
 }

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,8 +22,11 @@ const (
 	maxSSEFilterNames     = 16
 	maxSSEFilterNameLen   = 128
 	// A write buffer that grew past this is released after use rather
-	// than kept for the life of the stream.
+	// than kept for other writes.
 	maxSSEKeptWriteBuf = 16 << 10
+	// A queue whose backing array grew past this many events for a burst
+	// gives it up once drained.
+	maxSSEKeptQueue = 16
 	// Replayed events are written in batches of about this size.
 	sseReplayBatch = 32 << 10
 	// Close gives writes in progress this long to finish, so that healthy
@@ -48,8 +52,14 @@ type sseSub struct {
 	idx    int // position in b.subs, guarded by b.mu; -1 once removed
 
 	wake chan struct{} // the queue became non-empty, or kicked
-	room chan struct{} // the writer took the queue while a publisher waited
-	done chan struct{} // closed when the subscriber leaves
+	// For a subscriber that blocks (nil otherwise): room is signalled when
+	// the writer took the queue while a publisher waited, done is closed
+	// when the subscriber leaves.
+	room chan struct{}
+	done chan struct{}
+
+	unseat func()    // gives the Limiter's seat back
+	joined time.Time // when the stream started, for the log
 
 	mu      sync.Mutex
 	q       sseQueue
@@ -64,8 +74,6 @@ type sseSub struct {
 
 	// Writer state.
 	w         http.ResponseWriter
-	out       sseQueue // the queue being written, swapped with q
-	wbuf      []byte
 	deadlines bool      // set write deadlines
 	reset     bool      // clear the deadline after each write
 	deadline  time.Time // the deadline in force, when not reset
@@ -143,13 +151,32 @@ func (b *SSEBroker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // write failed or timed out: these wrap ErrClosed). Where the response cannot be
 // streamed, the error wraps http.ErrNotSupported.
 func (b *SSEBroker) Subscribe(w http.ResponseWriter, r *http.Request) error {
+	// The stream spends its life parked in s.serve; what runs only at its
+	// start and end is kept in functions that have returned by then, so
+	// that the goroutine's stack, which the runtime shrinks to fit what is
+	// in use, stays small.
+	s, err := b.join(w, r)
+	if s == nil {
+		return err
+	}
+	if err == nil {
+		err = s.serve(r.Context())
+	}
+	return b.finish(s, r, err)
+}
+
+// join parses the options of r, seats the subscriber and writes what its
+// stream starts with. A nil sseSub means the client was not seated, and
+// the error says why; otherwise the subscriber is registered, the error is
+// that of its first write, and finish must be called.
+//
+//go:noinline
+func (b *SSEBroker) join(w http.ResponseWriter, r *http.Request) (*sseSub, error) {
 	s := &sseSub{
 		b:         b,
 		rc:        http.NewResponseController(w),
 		w:         w,
 		wake:      make(chan struct{}, 1),
-		room:      make(chan struct{}, 1),
-		done:      make(chan struct{}),
 		deadlines: b.writeTimeout > 0,
 		// On HTTP/2 an expired deadline resets the stream even while it is
 		// idle, so it is cleared after each write. An HTTP/1 connection's
@@ -158,27 +185,33 @@ func (b *SSEBroker) Subscribe(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := b.parseSubscribeOptions(s, r); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
-		return err
+		return nil, err
+	}
+	if s.block {
+		// Only publishers waiting for this subscriber use them.
+		s.room = make(chan struct{}, 1)
+		s.done = make(chan struct{})
 	}
 	var lastID string
 	if b.replay.limit > 0 {
 		lastID = LastEventID(r)
 	}
 	if lastID != "" && !b.waitRelayReady(r.Context()) {
-		return nil
+		return nil, nil
 	}
 
 	release, ok := b.limiter.Acquire(r)
 	if !ok {
-		return b.turnAway(s, r, false, true)
+		return nil, b.turnAway(s, r, false, true)
 	}
-	defer release()
 
 	b.mu.Lock()
 	if b.closed || (b.maxSubs > 0 && len(b.subs) >= b.maxSubs) {
 		closed := b.closed
 		b.mu.Unlock()
-		return b.turnAway(s, r, closed, false)
+		err := b.turnAway(s, r, closed, false)
+		release()
+		return nil, err
 	}
 	res := b.resumeLocked(lastID, s)
 	s.idx = len(b.subs)
@@ -186,10 +219,18 @@ func (b *SSEBroker) Subscribe(w http.ResponseWriter, r *http.Request) error {
 	b.wg.Add(1)
 	b.mu.Unlock()
 	b.nsubs.Add(1)
+	s.unseat = release
+	if b.log != nil {
+		s.joined = time.Now()
+	}
+	return s, s.start(r, res)
+}
 
-	start := time.Now()
-	err := s.run(r, res)
-
+// finish removes s from the broker once its stream has ended with err, and
+// returns what Subscribe returns.
+//
+//go:noinline
+func (b *SSEBroker) finish(s *sseSub, r *http.Request, err error) error {
 	reason := "client left"
 	level := slog.LevelDebug
 	switch {
@@ -221,11 +262,12 @@ func (b *SSEBroker) Subscribe(w http.ResponseWriter, r *http.Request) error {
 		_ = s.rc.SetWriteDeadline(time.Now())
 	}
 	b.leave(s)
+	s.unseat()
 	if b.log != nil {
 		b.log.LogAttrs(r.Context(), level, "sse subscriber left",
 			slog.String("subscriber", s.id), slog.String("reason", reason),
 			slog.Uint64("delivered", s.delivered), slog.Uint64("dropped", s.dropped),
-			slog.Duration("duration", time.Since(start)))
+			slog.Duration("duration", time.Since(s.joined)))
 	}
 	return err
 }
@@ -325,7 +367,9 @@ func (b *SSEBroker) leave(s *sseSub) {
 	s.gone = true
 	s.q.reset()
 	s.mu.Unlock()
-	close(s.done)
+	if s.done != nil {
+		close(s.done)
+	}
 	b.nsubs.Add(-1)
 	b.wg.Done()
 }
@@ -361,9 +405,8 @@ func (b *SSEBroker) turnAway(s *sseSub, r *http.Request, closed, limited bool) e
 	return err
 }
 
-// run writes the headers, what res says to send first, then live events
-// and heartbeats.
-func (s *sseSub) run(r *http.Request, res sseResume) error {
+// start writes the headers and what res says to send first.
+func (s *sseSub) start(r *http.Request, res sseResume) error {
 	b := s.b
 	setSSEHeaders(s.w.Header())
 	s.w.WriteHeader(http.StatusOK)
@@ -373,7 +416,9 @@ func (s *sseSub) run(r *http.Request, res sseResume) error {
 			slog.Bool("resumed", res.resumed), slog.Bool("gap", res.gap))
 	}
 
-	buf := s.wbuf[:0]
+	wb := getSSEWriteBuf()
+	defer putSSEWriteBuf(wb)
+	buf := (*wb)[:0]
 	switch {
 	case res.relay:
 		if err := s.relayCatchUp(r.Context(), res); err != nil {
@@ -404,12 +449,13 @@ func (s *sseSub) run(r *http.Request, res sseResume) error {
 			buf = append(b.startID(append(buf, "id: "...), res), '\n', '\n')
 		}
 	}
-	err := s.write(buf)
-	s.keepBuf(buf)
-	if err != nil {
-		return err
-	}
+	*wb = buf
+	return s.write(buf)
+}
 
+// serve writes live events and heartbeats until the stream ends.
+func (s *sseSub) serve(ctx context.Context) error {
+	b := s.b
 	var heartbeat *time.Timer
 	var tick <-chan time.Time
 	if b.heartbeat > 0 {
@@ -417,10 +463,14 @@ func (s *sseSub) run(r *http.Request, res sseResume) error {
 		defer heartbeat.Stop()
 		tick = heartbeat.C
 	}
-	ctx := r.Context()
+	// Every channel the loop waits on costs a record while it waits: Close
+	// wakes the subscriber rather than have it wait on b.done as well.
 	for {
 		select {
 		case <-s.wake:
+			if b.isClosed() {
+				return errSSEBrokerClosed
+			}
 			if err := s.flushQueue(); err != nil {
 				return err
 			}
@@ -436,8 +486,6 @@ func (s *sseSub) run(r *http.Request, res sseResume) error {
 			heartbeat.Reset(b.heartbeat - idle)
 		case <-ctx.Done():
 			return nil
-		case <-b.done:
-			return errSSEBrokerClosed
 		}
 	}
 }
@@ -445,14 +493,25 @@ func (s *sseSub) run(r *http.Request, res sseResume) error {
 // flushQueue writes everything queued, after a gap event if events were
 // dropped, in one write and one flush.
 func (s *sseSub) flushQueue() error {
+	// The queue is copied out under the lock, which spares a second queue
+	// to swap with it: copying a few kilobytes takes little longer.
+	wb := getSSEWriteBuf()
+	buf := (*wb)[:0]
 	s.mu.Lock()
 	if s.kicked {
 		s.mu.Unlock()
+		putSSEWriteBuf(wb)
 		return errSSESlow
 	}
-	s.q, s.out = s.out, s.q
-	lost := s.lost
+	n := uint64(s.q.n)
+	if s.lost > 0 && n > 0 {
+		buf = s.b.appendGap(buf, int64(s.lost), "overflow", false, sseResume{})
+	}
 	s.lost = 0
+	buf = s.q.appendTo(buf)
+	if len(s.q.bufs) > maxSSEKeptQueue {
+		s.q = sseQueue{} // a burst's: the next one grows its own
+	}
 	if s.waiting {
 		s.waiting = false
 		select {
@@ -462,18 +521,13 @@ func (s *sseSub) flushQueue() error {
 	}
 	s.mu.Unlock()
 
-	n := uint64(s.out.n)
-	if n == 0 {
-		return nil
+	var err error
+	if n > 0 {
+		err = s.write(buf)
 	}
-	buf := s.wbuf[:0]
-	if lost > 0 {
-		buf = s.b.appendGap(buf, int64(lost), "overflow", false, sseResume{})
-	}
-	buf = s.out.appendTo(buf)
-	err := s.write(buf)
-	s.keepBuf(buf)
-	if err != nil {
+	*wb = buf
+	putSSEWriteBuf(wb)
+	if err != nil || n == 0 {
 		return err
 	}
 	s.delivered += n
@@ -528,8 +582,6 @@ func (s *sseSub) writeOut(p []byte, stopOnClose bool) error {
 // release frees the buffers of an idle subscriber; they grow again on
 // demand.
 func (s *sseSub) release() {
-	s.wbuf = nil
-	s.out = sseQueue{}
 	s.mu.Lock()
 	if s.q.n == 0 {
 		s.q = sseQueue{}
@@ -537,13 +589,25 @@ func (s *sseSub) release() {
 	s.mu.Unlock()
 }
 
-// keepBuf keeps buf for the next write unless it grew large.
-func (s *sseSub) keepBuf(buf []byte) {
-	if cap(buf) <= maxSSEKeptWriteBuf {
-		s.wbuf = buf[:0]
-	} else {
-		s.wbuf = nil
+// sseWriteBufs holds the buffers subscribers assemble their writes in.
+// A subscriber takes one only for the time of a write, so that an idle
+// one holds none and a few serve them all.
+var sseWriteBufs sync.Pool
+
+func getSSEWriteBuf() *[]byte {
+	if wb, ok := sseWriteBufs.Get().(*[]byte); ok {
+		return wb
 	}
+	return new([]byte)
+}
+
+// putSSEWriteBuf keeps wb for other writes unless it grew large.
+func putSSEWriteBuf(wb *[]byte) {
+	if cap(*wb) > maxSSEKeptWriteBuf {
+		return
+	}
+	*wb = (*wb)[:0]
+	sseWriteBufs.Put(wb)
 }
 
 // appendGap appends a gap event. missed < 0 leaves the count out. With
