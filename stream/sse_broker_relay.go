@@ -395,14 +395,12 @@ func (s *sseSub) relayCatchUp(ctx context.Context, res sseResume) error {
 				continue
 			}
 			e.ID = m.ID
+			var err error
+			if buf, err = s.appendBatched(buf, nil); err != nil {
+				return err
+			}
 			buf = AppendEvent(buf, e)
 			n++
-			if len(buf) >= sseReplayBatch {
-				if err := s.write(buf); err != nil {
-					return err
-				}
-				buf = buf[:0]
-			}
 		}
 		if len(msgs) == 0 {
 			s.endCatchUp(false)
@@ -423,13 +421,10 @@ func (s *sseSub) relayCatchUp(ctx context.Context, res sseResume) error {
 // the log, and the provisional events of res.replay.
 func (s *sseSub) sendProvisional(buf []byte, n uint64, res sseResume) error {
 	for _, e := range res.replay {
-		if len(buf) >= sseReplayBatch {
-			if err := s.write(buf); err != nil {
-				return err
-			}
-			buf = buf[:0]
+		var err error
+		if buf, err = s.appendBatched(buf, e.b); err != nil {
+			return err
 		}
-		buf = append(buf, e.b...)
 		n++
 	}
 	s.delivered += n

@@ -430,13 +430,10 @@ func (s *sseSub) start(r *http.Request, res sseResume) error {
 		var lastSeq uint64
 		lastOwn := false // the last event replayed has its publisher's ID
 		for _, e := range res.replay {
-			if len(buf) >= sseReplayBatch {
-				if err := s.write(buf); err != nil {
-					return err
-				}
-				buf = buf[:0]
+			var err error
+			if buf, err = s.appendBatched(buf, e.b); err != nil {
+				return err
 			}
-			buf = append(buf, e.b...)
 			lastSeq, lastOwn = e.seq, e.id != ""
 		}
 		s.delivered += uint64(len(res.replay))
@@ -451,6 +448,18 @@ func (s *sseSub) start(r *http.Request, res sseResume) error {
 	}
 	*wb = buf
 	return s.write(buf)
+}
+
+// appendBatched appends p to buf, writing buf out first once it holds
+// sseReplayBatch bytes, so that a long replay goes out in batches.
+func (s *sseSub) appendBatched(buf, p []byte) ([]byte, error) {
+	if len(buf) >= sseReplayBatch {
+		if err := s.write(buf); err != nil {
+			return buf, err
+		}
+		buf = buf[:0]
+	}
+	return append(buf, p...), nil
 }
 
 // serve writes live events and heartbeats until the stream ends.
