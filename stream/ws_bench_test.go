@@ -151,7 +151,8 @@ func BenchmarkUpgrade(b *testing.B) {
 // BenchmarkAppendMessage measures the server's steady-state read of small
 // messages into a reused slice: from memory with keepalive off and on
 // (on, every frame counts as activity), and from a TCP peer that keeps
-// the socket full, so that most reads find many frames buffered.
+// the socket full, so that most reads find many frames buffered, with
+// keepalive off and on.
 func BenchmarkAppendMessage(b *testing.B) {
 	for _, size := range []int{16, 1 << 10} {
 		for _, text := range []bool{false, true} {
@@ -172,20 +173,26 @@ func BenchmarkAppendMessage(b *testing.B) {
 					benchAppend(b, c, size)
 				})
 			}
-			b.Run("tcp/"+kind+"/"+benchName(size), func(b *testing.B) {
-				a, peer := tcpConnPair(b)
-				batch := bytes.Repeat(frame, max(1, 16<<10/len(frame)))
-				go func() {
-					for {
-						if _, err := peer.Write(batch); err != nil {
-							return
+			for _, idle := range []time.Duration{-1, 0} {
+				name := "tcp/" + kind + "/" + benchName(size)
+				if idle == 0 {
+					name = "tcp-keepalive/" + kind + "/" + benchName(size)
+				}
+				b.Run(name, func(b *testing.B) {
+					a, peer := tcpConnPair(b)
+					batch := bytes.Repeat(frame, max(1, 16<<10/len(frame)))
+					go func() {
+						for {
+							if _, err := peer.Write(batch); err != nil {
+								return
+							}
 						}
-					}
-				}()
-				c := newConn(a, bufio.NewReader(a), nil, false, resolveSettings(0, 0, -1, 0, 0, nil), "")
-				defer c.teardown(ErrClosed)
-				benchAppend(b, c, size)
-			})
+					}()
+					c := newConn(a, bufio.NewReader(a), nil, false, resolveSettings(0, 0, idle, 0, 0, nil), "")
+					defer c.teardown(ErrClosed)
+					benchAppend(b, c, size)
+				})
+			}
 		}
 	}
 }

@@ -156,9 +156,7 @@ func (c *WebSocketConn) readBuffered(dst []byte) (MessageType, []byte, bool) {
 	if cr.r == cr.w {
 		cr.release()
 	}
-	if c.set.idle > 0 {
-		c.lastRead.Store(c.now())
-	}
+	c.noteActivity()
 	c.msgsIn.Add(1)
 	c.bytesIn.Add(uint64(n))
 	if buf == nil {
@@ -369,10 +367,7 @@ func (c *WebSocketConn) readHeader() (wsframe.Header, error) {
 	}
 	h, err := wsframe.Decode(b[:n])
 	c.r.Discard(n)
-	if c.set.idle > 0 {
-		// For keepalive, the only reader of the clock.
-		c.lastRead.Store(c.now())
-	}
+	c.noteActivity()
 	if err != nil {
 		return h, c.fail(StatusProtocolError, err.Error())
 	}
@@ -392,6 +387,26 @@ func (c *WebSocketConn) readHeader() (wsframe.Header, error) {
 		return h, c.fail(StatusProtocolError, "unmasked frame from client")
 	}
 	return h, nil
+}
+
+// noteActivity records, for keepalive, that a frame has been read. The
+// clock is read once per read from the transport that brought data,
+// when the first frame after it is read: frames that arrived together
+// count as activity at the same time.
+func (c *WebSocketConn) noteActivity() {
+	if c.set.idle > 0 && c.rSeen != c.r.reads {
+		c.stampActivity()
+	}
+}
+
+// stampActivity stores the time of the latest read for keepalive. Kept
+// out of line so that noteActivity inlines.
+//
+//go:noinline
+func (c *WebSocketConn) stampActivity() {
+	c.rSeen = c.r.reads
+	// For keepalive, the only reader of the clock.
+	c.lastRead.Store(c.now())
 }
 
 // handleControl reads a control frame's payload and acts on it.

@@ -35,6 +35,7 @@ type connReader struct {
 	buf      []byte
 	r, w     int // buf[r:w] is buffered
 	err      error
+	reads    uint32 // reads from the transport that returned data, wrapping
 }
 
 // errNegativeRead reports a transport that returned a negative count.
@@ -122,6 +123,9 @@ func (cr *connReader) readSrc(p []byte) (int, error) {
 	}
 	if n < 0 {
 		return 0, errNegativeRead
+	}
+	if n > 0 {
+		cr.reads++
 	}
 	if p == nil {
 		cr.w += n
