@@ -90,8 +90,8 @@ func (c *WebSocketConn) readMessage(dst []byte) (MessageType, []byte, error) {
 // readBuffered reads a message that is already buffered whole as one
 // unfragmented, uncompressed text or binary frame, which is how most
 // messages arrive: it checks the header, copies the payload to dst,
-// unmasks and validates it and consumes the frame, calling nothing else
-// of the reader. The caller has checked that no message is in progress,
+// unmasking it on the way, validates it and consumes the frame, without
+// the general frame reader's layers. The caller has checked that no message is in progress,
 // no rate limit applies and the connection has not failed. It reports
 // false, having consumed nothing, for any other frame, an incomplete
 // one, or one that breaks a rule (the general path then fails the
