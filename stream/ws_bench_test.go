@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stdrealtime/realtime/internal/wsframe"
 	"github.com/stdrealtime/realtime/internal/wstest"
@@ -144,5 +145,66 @@ func BenchmarkUpgrade(b *testing.B) {
 		}
 		nc.(*net.TCPConn).SetLinger(0)
 		nc.Close()
+	}
+}
+
+// BenchmarkAppendMessage measures the server's steady-state read of small
+// messages into a reused slice: from memory with keepalive off and on
+// (on, every frame counts as activity), and from a TCP peer that keeps
+// the socket full, so that most reads find many frames buffered, with
+// keepalive off and on.
+func BenchmarkAppendMessage(b *testing.B) {
+	for _, size := range []int{16, 1 << 10} {
+		for _, text := range []bool{false, true} {
+			op, kind := wsframe.OpBinary, "binary"
+			if text {
+				op, kind = wsframe.OpText, "text"
+			}
+			frame := wstest.AppendFrame(nil, true, 0, op, true, [4]byte{1, 2, 3, 4}, bytes.Repeat([]byte("x"), size))
+			for _, idle := range []time.Duration{-1, 0} {
+				name := "mem/" + kind + "/" + benchName(size)
+				if idle == 0 {
+					name = "mem-keepalive/" + kind + "/" + benchName(size)
+				}
+				b.Run(name, func(b *testing.B) {
+					tr := byteTransport{Reader: &loopReader{frame: frame}, Writer: io.Discard}
+					c := newConn(tr, bufio.NewReaderSize(tr, 4096), nil, false, resolveSettings(0, -1, idle, 0, 0, nil), "")
+					defer c.teardown(ErrClosed)
+					benchAppend(b, c, size)
+				})
+			}
+			for _, idle := range []time.Duration{-1, 0} {
+				name := "tcp/" + kind + "/" + benchName(size)
+				if idle == 0 {
+					name = "tcp-keepalive/" + kind + "/" + benchName(size)
+				}
+				b.Run(name, func(b *testing.B) {
+					a, peer := tcpConnPair(b)
+					batch := bytes.Repeat(frame, max(1, 16<<10/len(frame)))
+					go func() {
+						for {
+							if _, err := peer.Write(batch); err != nil {
+								return
+							}
+						}
+					}()
+					c := newConn(a, bufio.NewReader(a), nil, false, resolveSettings(0, 0, idle, 0, 0, nil), "")
+					defer c.teardown(ErrClosed)
+					benchAppend(b, c, size)
+				})
+			}
+		}
+	}
+}
+
+func benchAppend(b *testing.B, c *WebSocketConn, size int) {
+	var p []byte
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if _, p, err = c.AppendMessage(p[:0]); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

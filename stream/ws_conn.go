@@ -68,6 +68,7 @@ type WebSocketConn struct {
 	rZ      bool        // the message being read is compressed (RFC 7692)
 	infl    *wsInflater // nil without permessage-deflate
 	rate    *rateBucket // nil without a RateLimit
+	rSeen   uint32      // r.reads when lastRead was last stored
 
 	// Writer state. msgMu keeps messages whole; frameMu keeps frames
 	// whole and guards everything below it.

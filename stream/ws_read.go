@@ -1,10 +1,12 @@
 package stream
 
 import (
+	"encoding/binary"
 	"errors"
 	"io"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stdrealtime/realtime/internal/wsframe"
 )
@@ -34,6 +36,16 @@ func (c *WebSocketConn) AppendMessage(dst []byte) (MessageType, []byte, error) {
 func (c *WebSocketConn) readMessage(dst []byte) (MessageType, []byte, error) {
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
+	if c.rOp == 0 && c.readErr == nil && c.rate == nil {
+		if cr := c.r; cr.r == cr.w && cr.err == nil {
+			// Wait for bytes here, so that a message arriving whole
+			// takes the short way below.
+			cr.fill()
+		}
+		if mt, buf, ok := c.readBuffered(dst); ok {
+			return mt, buf, nil
+		}
+	}
 	if err := c.beginAdmitted(); err != nil {
 		return 0, dst, err
 	}
@@ -73,6 +85,84 @@ func (c *WebSocketConn) readMessage(dst []byte) (MessageType, []byte, error) {
 		buf = []byte{} // an empty message is not a nil payload
 	}
 	return mt, buf[:off], nil
+}
+
+// readBuffered reads a message that is already buffered whole as one
+// unfragmented, uncompressed text or binary frame, which is how most
+// messages arrive: it checks the header, copies the payload to dst,
+// unmasking it on the way, validates it and consumes the frame, without
+// the general frame reader's layers. The caller has checked that no message is in progress,
+// no rate limit applies and the connection has not failed. It reports
+// false, having consumed nothing, for any other frame, an incomplete
+// one, or one that breaks a rule (the general path then fails the
+// connection with the right status); dst's spare capacity may have been
+// written.
+func (c *WebSocketConn) readBuffered(dst []byte) (MessageType, []byte, bool) {
+	cr := c.r
+	b := cr.buf[cr.r:cr.w]
+	if len(b) < 2 {
+		return 0, nil, false
+	}
+	// FIN set, RSV bits clear, text or binary (§5.2); masked from a
+	// client and unmasked from a server (§5.1).
+	b0, b1 := b[0], b[1]
+	if b0 != 0x81 && b0 != 0x82 || (b1&0x80 != 0) == c.client {
+		return 0, nil, false
+	}
+	n, hl := int(b1&0x7f), 2
+	switch n {
+	case 126:
+		if len(b) < 4 {
+			return 0, nil, false
+		}
+		n, hl = int(binary.BigEndian.Uint16(b[2:4])), 4
+		if n < 126 { // not minimally encoded
+			return 0, nil, false
+		}
+	case 127:
+		return 0, nil, false
+	}
+	if int64(n) > c.set.readLimit {
+		return 0, nil, false
+	}
+	var key [4]byte
+	if !c.client {
+		if len(b) < hl+4 {
+			return 0, nil, false
+		}
+		key = [4]byte(b[hl : hl+4])
+		hl += 4
+	}
+	if len(b)-hl < n {
+		return 0, nil, false
+	}
+	off := len(dst)
+	buf := dst
+	if off+n > cap(buf) {
+		buf = slices.Grow(buf, n)
+	}
+	buf = buf[:off+n]
+	p := buf[off:]
+	if c.client {
+		copy(p, b[hl:hl+n])
+	} else {
+		wsframe.MaskCopy(key, p, b[hl:hl+n])
+	}
+	// §8.1: a text message must be valid UTF-8.
+	if b0 == 0x81 && !utf8.Valid(p) {
+		return 0, nil, false
+	}
+	cr.r += hl + n
+	if cr.r == cr.w {
+		cr.release()
+	}
+	c.noteActivity()
+	c.msgsIn.Add(1)
+	c.bytesIn.Add(uint64(n))
+	if buf == nil {
+		buf = []byte{}
+	}
+	return MessageType(b0 & 0x0f), buf, true
 }
 
 // Read reads the next data message, text or binary, and returns its
@@ -277,10 +367,7 @@ func (c *WebSocketConn) readHeader() (wsframe.Header, error) {
 	}
 	h, err := wsframe.Decode(b[:n])
 	c.r.Discard(n)
-	if c.set.idle > 0 {
-		// For keepalive, the only reader of the clock.
-		c.lastRead.Store(c.now())
-	}
+	c.noteActivity()
 	if err != nil {
 		return h, c.fail(StatusProtocolError, err.Error())
 	}
@@ -300,6 +387,26 @@ func (c *WebSocketConn) readHeader() (wsframe.Header, error) {
 		return h, c.fail(StatusProtocolError, "unmasked frame from client")
 	}
 	return h, nil
+}
+
+// noteActivity records, for keepalive, that a frame has been read. The
+// clock is read once per read from the transport that brought data,
+// when the first frame after it is read: frames that arrived together
+// count as activity at the same time.
+func (c *WebSocketConn) noteActivity() {
+	if c.set.idle > 0 && c.rSeen != c.r.reads {
+		c.stampActivity()
+	}
+}
+
+// stampActivity stores the time of the latest read for keepalive. Kept
+// out of line so that noteActivity inlines.
+//
+//go:noinline
+func (c *WebSocketConn) stampActivity() {
+	c.rSeen = c.r.reads
+	// For keepalive, the only reader of the clock.
+	c.lastRead.Store(c.now())
 }
 
 // handleControl reads a control frame's payload and acts on it.

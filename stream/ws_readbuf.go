@@ -27,11 +27,15 @@ type connReader struct {
 	src    io.Reader
 	waiter *readWaiter // nil when reads cannot wait without a buffer
 	size   int
-	pooled bool    // buf comes from (and returns to) readBufPool
-	bufp   *[]byte // what readBufPool gave, put back as is: no allocation
-	buf    []byte
-	r, w   int // buf[r:w] is buffered
-	err    error
+	pooled bool // buf comes from (and returns to) readBufPool
+	// lendable is pooled over a transport whose reads can wait without
+	// a buffer: buf then goes back to the pool whenever it is empty.
+	lendable bool
+	bufp     *[]byte // what readBufPool gave, put back as is: no allocation
+	buf      []byte
+	r, w     int // buf[r:w] is buffered
+	err      error
+	reads    uint32 // reads from the transport that returned data, wrapping
 }
 
 // errNegativeRead reports a transport that returned a negative count.
@@ -47,6 +51,7 @@ func newConnReader(src io.Reader, br *bufio.Reader) *connReader {
 	}
 	cr.pooled = cr.size == readBufSize
 	cr.waiter = newReadWaiter(src, cr)
+	cr.lendable = cr.pooled && cr.waiter != nil
 	if br != nil && br.Buffered() > 0 {
 		p, _ := br.Peek(br.Buffered())
 		cr.acquire()
@@ -58,9 +63,16 @@ func newConnReader(src io.Reader, br *bufio.Reader) *connReader {
 
 // acquire makes sure buf is there.
 func (cr *connReader) acquire() {
-	if cr.buf != nil {
-		return
+	if cr.buf == nil {
+		cr.take()
 	}
+}
+
+// take gets buf, from the pool when it is pooled. Kept out of line so
+// that acquire inlines.
+//
+//go:noinline
+func (cr *connReader) take() {
 	if cr.pooled {
 		cr.bufp = readBufPool.Get().(*[]byte)
 		cr.buf = *cr.bufp
@@ -72,9 +84,16 @@ func (cr *connReader) acquire() {
 // release hands an empty buffer back to the pool when the transport can
 // wait without it.
 func (cr *connReader) release() {
-	if cr.r != cr.w || cr.buf == nil || !cr.pooled || cr.waiter == nil {
-		return
+	if cr.r == cr.w && cr.lendable && cr.buf != nil {
+		cr.giveBack()
 	}
+}
+
+// giveBack puts buf back in the pool. Kept out of line so that release
+// inlines.
+//
+//go:noinline
+func (cr *connReader) giveBack() {
 	readBufPool.Put(cr.bufp)
 	cr.buf, cr.bufp = nil, nil
 	cr.r, cr.w = 0, 0
@@ -104,6 +123,9 @@ func (cr *connReader) readSrc(p []byte) (int, error) {
 	}
 	if n < 0 {
 		return 0, errNegativeRead
+	}
+	if n > 0 {
+		cr.reads++
 	}
 	if p == nil {
 		cr.w += n
