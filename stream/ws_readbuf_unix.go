@@ -27,22 +27,35 @@ type readWaiter struct {
 // newReadWaiter returns a waiter for TCP and Unix sockets, and nil for
 // any other transport.
 func newReadWaiter(src io.Reader, cr *connReader) *readWaiter {
-	var sc syscall.Conn
-	switch c := src.(type) {
+	rc, conn, ok := socketRawConn(src)
+	if !ok {
+		return nil
+	}
+	w := &readWaiter{rc: rc, conn: conn, cr: cr}
+	w.fn = w.tryRead
+	return w
+}
+
+// socketRawConn returns the syscall.RawConn of a TCP or Unix socket, and
+// the socket; ok is false for any other transport.
+func socketRawConn(x any) (rc syscall.RawConn, conn net.Conn, ok bool) {
+	var sc interface {
+		net.Conn
+		syscall.Conn
+	}
+	switch c := x.(type) {
 	case *net.TCPConn:
 		sc = c
 	case *net.UnixConn:
 		sc = c
 	default:
-		return nil
+		return nil, nil, false
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return nil
+		return nil, nil, false
 	}
-	w := &readWaiter{rc: rc, conn: src.(net.Conn), cr: cr}
-	w.fn = w.tryRead
-	return w
+	return rc, sc, true
 }
 
 // tryRead makes one non-blocking read; it reports false, after giving

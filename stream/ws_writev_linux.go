@@ -39,20 +39,11 @@ const maxWriteIov = 1024
 // newWriteWaiter returns a waiter for TCP and Unix sockets, and nil for
 // any other transport.
 func newWriteWaiter(dst any, timeout time.Duration) *writeWaiter {
-	var sc syscall.Conn
-	switch c := dst.(type) {
-	case *net.TCPConn:
-		sc = c
-	case *net.UnixConn:
-		sc = c
-	default:
+	rc, conn, ok := socketRawConn(dst)
+	if !ok {
 		return nil
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	w := &writeWaiter{rc: rc, conn: dst.(net.Conn), timeout: timeout}
+	w := &writeWaiter{rc: rc, conn: conn, timeout: timeout}
 	w.fn = w.tryWrite
 	w.setDeadline = w.conn.SetWriteDeadline
 	return w
