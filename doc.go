@@ -11,6 +11,8 @@
 //     for fan-out with per-subscriber buffers and resume, and a WHATWG-exact
 //     parser and reconnecting client.
 //   - Hub: fan-out of WebSocket messages to many connections.
+//   - Relay and OrderedRelay: the same hubs and brokers across a program's
+//     instances, through a message bus or log the program provides.
 //
 // # WebSocket or SSE?
 //
@@ -31,5 +33,9 @@
 //   - internal/...: the frame codec, UTF-8 and compression helpers and test
 //     helpers used by stream; not importable from outside the module.
 //   - examples/...: runnable programs (chat, echo, notify, dashboard) meant to
-//     be read and copied.
+//     be read and copied; examples/cluster, a module of its own, runs them on
+//     several instances behind one Redis through its redisrelay package.
+//   - internal/bench and internal/interop, modules of their own: the
+//     benchmark against other libraries and the interoperability tests
+//     against them, Node's ws and Chromium.
 package realtime

@@ -103,6 +103,17 @@
 //   - Dial speaks HTTP/1.1 only: net/http's client refuses the :protocol
 //     pseudo-header.
 //
+// # Several instances
+//
+// HubConfig.Relay and SSEBrokerConfig.Relay connect the hubs and brokers
+// of a program's instances through a Relay such as Redis Pub/Sub, so that
+// a message published on one reaches the clients of all, each once. When
+// the Relay is also an OrderedRelay (a log with IDs, such as a Redis
+// stream), every broker sends its events in the log's order with the log's
+// IDs, and a client that reconnects to any instance resumes where it left
+// off. While the relay is unreachable each instance keeps delivering to
+// its own clients and queues what the others must get.
+//
 // # Errors
 //
 // Operations on a closed stream or connection return errors wrapping
