@@ -91,12 +91,12 @@ func (c *WebSocketConn) readMessage(dst []byte) (MessageType, []byte, error) {
 // unfragmented, uncompressed text or binary frame, which is how most
 // messages arrive: it checks the header, copies the payload to dst,
 // unmasking it on the way, validates it and consumes the frame, without
-// the general frame reader's layers. The caller has checked that no message is in progress,
-// no rate limit applies and the connection has not failed. It reports
-// false, having consumed nothing, for any other frame, an incomplete
-// one, or one that breaks a rule (the general path then fails the
-// connection with the right status); dst's spare capacity may have been
-// written.
+// the general frame reader's layers. The caller has checked that no
+// message is in progress, no rate limit applies and the connection has
+// not failed. It reports false, having consumed nothing, for any other
+// frame, an incomplete one, or one that breaks a rule (the general path
+// then fails the connection with the right status); dst's spare capacity
+// may have been written.
 func (c *WebSocketConn) readBuffered(dst []byte) (MessageType, []byte, bool) {
 	cr := c.r
 	b := cr.buf[cr.r:cr.w]
