@@ -300,6 +300,45 @@ func TestSSEBrokerOrderedRelayOutage(t *testing.T) {
 	}
 }
 
+// During an outage, a client whose ID the ring no longer holds is caught
+// up from the log once the relay is back, then sent the events delivered
+// here provisionally since, then live ones: each once. A provisional ID
+// with no log position is a gap.
+func TestSSEBrokerOrderedRelayResumeDuringOutage(t *testing.T) {
+	t.Cleanup(bkCheckGoroutines(t))
+	rel := newMemRelay()
+	bs := startRelayBrokers(t, rel, SSEBrokerConfig{Replay: 2})
+	a := bs[0]
+	sa := a.subscribe(t, "")
+	var ids []string
+	for i := range 5 {
+		a.b.Publish(bkMsg(i))
+		blk := sa.mustEvent()
+		ids = append(ids, blk.ID)
+	}
+	rel.failNext(1 << 30)
+	a.b.Publish(Event{Data: "p0"})
+	a.b.Publish(Event{Data: "p1"})
+	sa.wantData("p0", "p1") // the ring now holds only these two
+
+	back := a.subscribe(t, ids[2]) // a log ID the ring lost
+	rel.failNext(0)
+	bkWaitFor(t, "A to reach the relay again", func() bool { return a.b.Stats().Relay.Sent == 7 })
+	a.b.Publish(Event{Data: "live"})
+	back.wantData("3", "4", "p0", "p1", "live")
+	if st := a.b.Stats(); st.Resumed != 1 || st.ResumeGaps != 0 || st.Relay.Duplicates != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+
+	s := a.subscribe(t, "~0a1b2c3d.1.2")
+	if _, _, reason, _ := s.wantGap("gap"); reason != "resume" {
+		t.Fatalf("resume with a provisional ID of no log position: gap reason %q", reason)
+	}
+	if st := a.b.Stats(); st.ResumeGaps != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
 // While the relay fails, a new subscriber starts from the provisional ID
 // of the newest event; with no position in the log known yet, it is given
 // no starting ID rather than one only this instance knows.

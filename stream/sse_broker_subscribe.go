@@ -421,6 +421,11 @@ func (s *sseSub) start(r *http.Request, res sseResume) error {
 	buf := (*wb)[:0]
 	switch {
 	case res.relay:
+		// The headers go first: catching up waits for the relay, which
+		// may be down, and the client should know it is connected.
+		if err := s.write(nil); err != nil {
+			return err
+		}
 		if err := s.relayCatchUp(r.Context(), res); err != nil {
 			return err
 		}
