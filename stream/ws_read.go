@@ -89,8 +89,8 @@ func (c *WebSocketConn) readMessage(dst []byte) (MessageType, []byte, error) {
 
 // readBuffered reads a message that is already buffered whole as one
 // unfragmented, uncompressed text or binary frame, which is how most
-// messages arrive: it checks the header, copies the payload to dst,
-// unmasking it on the way, validates it and consumes the frame, without
+// messages arrive: it checks the header, copies the payload to dst and
+// unmasks it there, validates it and consumes the frame, without
 // the general frame reader's layers. The caller has checked that no
 // message is in progress, no rate limit applies and the connection has
 // not failed. It reports false, having consumed nothing, for any other
@@ -143,10 +143,9 @@ func (c *WebSocketConn) readBuffered(dst []byte) (MessageType, []byte, bool) {
 	}
 	buf = buf[:off+n]
 	p := buf[off:]
-	if c.client {
-		copy(p, b[hl:hl+n])
-	} else {
-		wsframe.MaskCopy(key, p, b[hl:hl+n])
+	copy(p, b[hl:hl+n])
+	if !c.client {
+		wsframe.Mask(key, 0, p)
 	}
 	// §8.1: a text message must be valid UTF-8.
 	if b0 == 0x81 && !utf8.Valid(p) {

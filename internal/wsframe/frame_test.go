@@ -85,22 +85,6 @@ func TestMaskMatchesNaive(t *testing.T) {
 	}
 }
 
-func TestMaskCopyMatchesNaive(t *testing.T) {
-	key := [4]byte{0x12, 0x34, 0x56, 0x78}
-	for _, tc := range []struct{ dst, src int }{{0, 0}, {1, 1}, {3, 3}, {4, 4}, {7, 7}, {8, 8}, {13, 13}, {16, 16}, {99, 99}, {5, 9}, {9, 5}} {
-		src := make([]byte, tc.src)
-		for i := range src {
-			src[i] = byte(i * 7)
-		}
-		want := append([]byte(nil), src[:min(tc.dst, tc.src)]...)
-		naiveMask(key, 0, want)
-		dst := make([]byte, tc.dst)
-		if n := MaskCopy(key, dst, src); n != len(want) || string(dst[:n]) != string(want) {
-			t.Fatalf("dst %d src %d: MaskCopy copied %d bytes, differing from byte-wise masking", tc.dst, tc.src, n)
-		}
-	}
-}
-
 func TestMaskInPieces(t *testing.T) {
 	key := [4]byte{0xde, 0xad, 0xbe, 0xef}
 	a := make([]byte, 1000)

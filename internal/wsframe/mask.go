@@ -40,33 +40,3 @@ func Mask(key [4]byte, pos int, b []byte) int {
 	}
 	return end
 }
-
-// MaskCopy copies src to dst masked with key, as Mask would mask it in
-// place starting at position 0, and returns the number of bytes copied,
-// min(len(dst), len(src)). It reads each byte once, for a payload that
-// is unmasked on its way out of a buffer.
-func MaskCopy(key [4]byte, dst, src []byte) int {
-	n := min(len(dst), len(src))
-	dst, src = dst[:n], src[:n]
-	k32 := binary.LittleEndian.Uint32(key[:])
-	k64 := uint64(k32) | uint64(k32)<<32
-	for len(src) >= 32 && len(dst) >= 32 {
-		binary.LittleEndian.PutUint64(dst[0:8], binary.LittleEndian.Uint64(src[0:8])^k64)
-		binary.LittleEndian.PutUint64(dst[8:16], binary.LittleEndian.Uint64(src[8:16])^k64)
-		binary.LittleEndian.PutUint64(dst[16:24], binary.LittleEndian.Uint64(src[16:24])^k64)
-		binary.LittleEndian.PutUint64(dst[24:32], binary.LittleEndian.Uint64(src[24:32])^k64)
-		dst, src = dst[32:], src[32:]
-	}
-	for len(src) >= 8 {
-		binary.LittleEndian.PutUint64(dst, binary.LittleEndian.Uint64(src)^k64)
-		dst, src = dst[8:], src[8:]
-	}
-	if len(src) >= 4 {
-		binary.LittleEndian.PutUint32(dst, binary.LittleEndian.Uint32(src)^k32)
-		dst, src = dst[4:], src[4:]
-	}
-	for i := range src {
-		dst[i] = src[i] ^ key[i]
-	}
-	return n
-}
