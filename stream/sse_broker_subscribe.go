@@ -426,9 +426,7 @@ func (s *sseSub) start(r *http.Request, res sseResume) error {
 		if err := s.write(nil); err != nil {
 			return err
 		}
-		if err := s.relayCatchUp(r.Context(), res); err != nil {
-			return err
-		}
+		return s.relayCatchUp(r.Context(), res)
 	case res.gap:
 		buf = b.appendGap(buf, res.missed, "resume", true, res)
 	case b.replay.limit > 0:
