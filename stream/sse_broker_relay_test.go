@@ -46,6 +46,13 @@ func startRelayBrokers(t *testing.T, rel Relay, cfgs ...SSEBrokerConfig) []*rela
 	return out
 }
 
+// startRelayBroker starts one broker on a new memRelay.
+func startRelayBroker(t *testing.T, cfg SSEBrokerConfig) (*memRelay, *relayBroker) {
+	t.Helper()
+	rel := newMemRelay()
+	return rel, startRelayBrokers(t, rel, cfg)[0]
+}
+
 func (rb *relayBroker) subscribe(t *testing.T, lastID string) *bkStream {
 	t.Helper()
 	if lastID == "" {
@@ -196,9 +203,7 @@ func TestSSEBrokerOrderedRelayClientAhead(t *testing.T) {
 
 func TestSSEBrokerOrderedRelayResumeGap(t *testing.T) {
 	t.Cleanup(bkCheckGoroutines(t))
-	rel := newMemRelay()
-	bs := startRelayBrokers(t, rel, SSEBrokerConfig{Replay: 2})
-	b := bs[0]
+	rel, b := startRelayBroker(t, SSEBrokerConfig{Replay: 2})
 	for i := range 5 {
 		b.b.Publish(bkMsg(i))
 	}
@@ -306,9 +311,7 @@ func TestSSEBrokerOrderedRelayOutage(t *testing.T) {
 // with no log position is a gap.
 func TestSSEBrokerOrderedRelayResumeDuringOutage(t *testing.T) {
 	t.Cleanup(bkCheckGoroutines(t))
-	rel := newMemRelay()
-	bs := startRelayBrokers(t, rel, SSEBrokerConfig{Replay: 2})
-	a := bs[0]
+	rel, a := startRelayBroker(t, SSEBrokerConfig{Replay: 2})
 	sa := a.subscribe(t, "")
 	var ids []string
 	for i := range 5 {
@@ -344,9 +347,7 @@ func TestSSEBrokerOrderedRelayResumeDuringOutage(t *testing.T) {
 // no starting ID rather than one only this instance knows.
 func TestSSEBrokerOrderedRelayStartID(t *testing.T) {
 	t.Cleanup(bkCheckGoroutines(t))
-	rel := newMemRelay()
-	bs := startRelayBrokers(t, rel, SSEBrokerConfig{Replay: 4})
-	a := bs[0]
+	rel, a := startRelayBroker(t, SSEBrokerConfig{Replay: 4})
 	s := a.subscribe(t, "")
 	a.b.Publish(bkMsg(0))
 	s.wantData("0")
