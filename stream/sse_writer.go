@@ -19,10 +19,11 @@ import (
 // returns an error that wraps http.ErrNotSupported; it never panics.
 //
 // The first write sends the response headers: Content-Type
-// text/event-stream, Cache-Control no-cache, X-Accel-Buffering no (so
-// nginx does not buffer the stream) and Connection keep-alive (which the
-// HTTP/2 server drops, as HTTP/2 requires). Headers the handler set before
-// the first write are kept unless they are one of these.
+// text/event-stream, Cache-Control no-cache and X-Accel-Buffering no (so
+// nginx does not buffer the stream). Headers the handler set before the
+// first write are kept unless they are one of these. No Connection header
+// is sent: HTTP/1.1 keeps the connection open by default and HTTP/2
+// forbids the header.
 //
 // Once a write fails, because the client went away or a write deadline
 // passed, every later call returns an error wrapping ErrClosed.
@@ -229,6 +230,5 @@ func setSSEHeaders(h http.Header) {
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
-	h.Set("Connection", "keep-alive")
 	h.Del("Content-Length")
 }

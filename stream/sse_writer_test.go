@@ -113,9 +113,6 @@ func TestSSEWriterHeadersHTTP1(t *testing.T) {
 		t.Fatalf("%s %s", resp.Proto, resp.Status)
 	}
 	checkSSEHeaders(t, resp.Header)
-	if got := resp.Header.Get("Connection"); got != "keep-alive" {
-		t.Errorf("Connection = %q on HTTP/1.1, want keep-alive", got)
-	}
 	if got := resp.Header.Get("X-Custom"); got != "kept" {
 		t.Errorf("X-Custom = %q, want the handler's header kept", got)
 	}
