@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -174,6 +175,7 @@ type SSEBroker struct {
 	maxSubs      int
 	limiter      *Limiter
 	heartbeat    time.Duration
+	born         time.Time // the origin of now
 	writeTimeout time.Duration
 	blockTimeout time.Duration
 	shedRetry    time.Duration
@@ -263,6 +265,7 @@ func NewSSEBroker(cfg SSEBrokerConfig) *SSEBroker {
 		log:          cfg.Logger,
 		pubSem:       make(chan struct{}, 1),
 		done:         make(chan struct{}),
+		born:         time.Now(),
 	}
 	if b.gapName == "" {
 		b.gapName = defaultSSEGapEvent
@@ -270,6 +273,7 @@ func NewSSEBroker(cfg SSEBrokerConfig) *SSEBroker {
 	if b.maxBuf <= 0 {
 		b.maxBuf = defaultSSEMaxBuf
 	}
+	b.maxBuf = min(b.maxBuf, math.MaxInt32) // a subscriber keeps its limit in 32 bits
 	if b.defBuf <= 0 {
 		b.defBuf = defaultSSEBuf
 	}
@@ -475,7 +479,7 @@ func (b *SSEBroker) publish(ctx context.Context, e Event, bound time.Duration, f
 	if from == publishFromLog {
 		b.rel.lastLog, b.rel.lastLogSeq = e.ID, b.seq
 	}
-	it := sseItem{b: msg, key: key}
+	it := sseItem{b: &msg, key: key}
 	var dropped, superseded uint64
 	blocked, kicked := b.blocked[:0], b.kicked[:0]
 	for _, s := range b.subs {
@@ -494,7 +498,7 @@ func (b *SSEBroker) publish(ctx context.Context, e Event, bound time.Duration, f
 		if key != "" && s.q.removeKey(key) {
 			superseded++
 		}
-		if !s.q.push(it, s.limit) {
+		if !s.q.push(it, int(s.limit)) {
 			switch {
 			case s.block:
 				s.mu.Unlock()
@@ -506,7 +510,7 @@ func (b *SSEBroker) publish(ctx context.Context, e Event, bound time.Duration, f
 				wake = true
 			default:
 				s.dropOldestLocked()
-				s.q.push(it, s.limit)
+				s.q.push(it, int(s.limit))
 				dropped++
 			}
 		}
@@ -545,6 +549,10 @@ func (b *SSEBroker) publish(ctx context.Context, e Event, bound time.Duration, f
 	return nil
 }
 
+// now is the time on the broker's clock, which subscribers keep their
+// times in: the monotonic time since the broker was made.
+func (b *SSEBroker) now() time.Duration { return time.Since(b.born) }
+
 // waitBlocked queues it to each blocking subscriber as room appears. When
 // ctx ends, bound (if positive) passes or the broker closes, the rest
 // lose their oldest queued event instead. It returns how many did.
@@ -564,7 +572,7 @@ func (b *SSEBroker) waitBlocked(ctx context.Context, blocked []*sseSub, it sseIt
 				break
 			}
 			wake := s.q.n == 0
-			if s.q.push(it, s.limit) {
+			if s.q.push(it, int(s.limit)) {
 				s.mu.Unlock()
 				if wake {
 					s.signal()
@@ -573,7 +581,7 @@ func (b *SSEBroker) waitBlocked(ctx context.Context, blocked []*sseSub, it sseIt
 			}
 			if giveUp {
 				s.dropOldestLocked()
-				s.q.push(it, s.limit)
+				s.q.push(it, int(s.limit))
 				s.mu.Unlock()
 				dropped++
 				break

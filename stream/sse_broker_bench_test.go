@@ -20,15 +20,17 @@ func bkAddIdleSubs(b *SSEBroker, n, limit int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for range n {
-		s := &sseSub{b: b, rc: rc, limit: limit, wake: make(chan struct{}, 1), room: make(chan struct{}, 1), done: make(chan struct{})}
-		s.idx = len(b.subs)
+		s := &sseSub{b: b, rc: rc, limit: int32(limit), wake: make(chan struct{}, 1), room: make(chan struct{}, 1), done: make(chan struct{})}
+		s.idx = int32(len(b.subs))
 		b.subs = append(b.subs, s)
 		b.nsubs.Add(1)
 	}
 }
 
-// TestSSEBrokerPublishAllocs checks that publishing allocates once per
-// event, for its encoding, however many subscribers it is queued to.
+// TestSSEBrokerPublishAllocs checks that publishing allocates twice per
+// event, however many subscribers it is queued to: for its encoding, and
+// for the pointer to it that every queue holds (a word per queued event
+// rather than a slice header).
 func TestSSEBrokerPublishAllocs(t *testing.T) {
 	for _, cfg := range []SSEBrokerConfig{
 		{},
@@ -43,8 +45,8 @@ func TestSSEBrokerPublishAllocs(t *testing.T) {
 			b.Publish(e)
 		}
 		allocs := testing.AllocsPerRun(200, func() { b.Publish(e) })
-		if allocs > 1 {
-			t.Errorf("%+v: Publish allocates %v times with 100 subscribers, want 1", cfg, allocs)
+		if allocs > 2 {
+			t.Errorf("%+v: Publish allocates %v times with 100 subscribers, want 2", cfg, allocs)
 		}
 		if cfg.Policy == DisconnectSlow {
 			continue

@@ -226,7 +226,7 @@ func TestSSESubscriberDropsBurstQueues(t *testing.T) {
 		rec := httptest.NewRecorder()
 		s := &sseSub{b: b, w: rec, rc: http.NewResponseController(rec), limit: 1024, wake: make(chan struct{}, 1)}
 		for i := range tc.burst {
-			s.q.push(sseItem{b: fmt.Appendf(nil, "data: %d\n\n", i)}, s.limit)
+			s.q.push(sseItem{b: bkEvent(fmt.Appendf(nil, "data: %d\n\n", i))}, int(s.limit))
 		}
 		if err := s.flushQueue(); err != nil {
 			t.Fatal(err)
@@ -238,7 +238,7 @@ func TestSSESubscriberDropsBurstQueues(t *testing.T) {
 			t.Errorf("burst of %d: %d queue slots kept, want at most %d", tc.burst, kept, tc.maxKept)
 		}
 		// Later events still flow.
-		s.q.push(sseItem{b: []byte("data: next\n\n")}, s.limit)
+		s.q.push(sseItem{b: bkEvent([]byte("data: next\n\n"))}, int(s.limit))
 		if err := s.flushQueue(); err != nil || !strings.HasSuffix(rec.Body.String(), "data: next\n\n") {
 			t.Fatalf("burst of %d: next event not written (%v)", tc.burst, err)
 		}

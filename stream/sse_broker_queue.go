@@ -41,9 +41,11 @@ func (p SlowPolicy) String() string {
 }
 
 // sseItem is one queued event: its encoded bytes, shared read-only with
-// every other subscriber and the replay ring, and its KeepLatest key.
+// every other subscriber and the replay ring, and its KeepLatest key. The
+// bytes are held through one pointer per event, made once per publish, so
+// that a queue slot costs a word rather than a slice header.
 type sseItem struct {
-	b   []byte
+	b   *[]byte
 	key string
 }
 
@@ -52,8 +54,8 @@ type sseItem struct {
 // Keys are kept apart, in an array made only once an item has one, so that
 // a queue without KeepLatest holds just the events.
 type sseQueue struct {
-	bufs [][]byte // the items' bytes
-	keys []string // the items' keys, parallel to bufs; nil until one has a key
+	bufs []*[]byte // the items' bytes
+	keys []string  // the items' keys, parallel to bufs; nil until one has a key
 	head int
 	n    int
 }
@@ -89,7 +91,7 @@ func (q *sseQueue) push(it sseItem, limit int) bool {
 
 func (q *sseQueue) grow(limit int) {
 	c := min(max(2*len(q.bufs), 4), limit)
-	bufs := make([][]byte, c)
+	bufs := make([]*[]byte, c)
 	var keys []string
 	if q.keys != nil {
 		keys = make([]string, c)
@@ -149,7 +151,7 @@ func (q *sseQueue) reset() {
 func (q *sseQueue) appendTo(dst []byte) []byte {
 	for i := range q.n {
 		j := q.slot(i)
-		dst = append(dst, q.bufs[j]...)
+		dst = append(dst, *q.bufs[j]...)
 		q.bufs[j] = nil
 		if q.keys != nil {
 			q.keys[j] = ""

@@ -9,7 +9,7 @@ import (
 // bkQueueHoldsRefs reports whether any slot of q still refers to an event
 // or a key.
 func bkQueueHoldsRefs(q *sseQueue) bool {
-	return slices.ContainsFunc(q.bufs, func(b []byte) bool { return b != nil }) ||
+	return slices.ContainsFunc(q.bufs, func(b *[]byte) bool { return b != nil }) ||
 		slices.ContainsFunc(q.keys, func(k string) bool { return k != "" })
 }
 
@@ -22,13 +22,16 @@ func bkQueueContents(q *sseQueue) []string {
 		if q.keys != nil {
 			key = q.keys[j]
 		}
-		out = append(out, key+"="+string(q.bufs[j]))
+		out = append(out, key+"="+string(*q.bufs[j]))
 	}
 	return out
 }
 
+// bkEvent returns b as a queue holds it.
+func bkEvent(b []byte) *[]byte { return &b }
+
 func TestSSEQueue(t *testing.T) {
-	item := func(key string, v int) sseItem { return sseItem{b: []byte(strconv.Itoa(v)), key: key} }
+	item := func(key string, v int) sseItem { return sseItem{b: bkEvent([]byte(strconv.Itoa(v))), key: key} }
 	var q sseQueue
 	const limit = 5
 	for i := range limit {
@@ -88,12 +91,12 @@ func TestSSEQueue(t *testing.T) {
 
 func TestSSEQueueGrowsLazily(t *testing.T) {
 	var q sseQueue
-	q.push(sseItem{b: []byte("x")}, 1024)
+	q.push(sseItem{b: bkEvent([]byte("x"))}, 1024)
 	if len(q.bufs) > 4 {
 		t.Fatalf("one item took %d slots", len(q.bufs))
 	}
 	for range 100 {
-		q.push(sseItem{b: []byte("x")}, 1024)
+		q.push(sseItem{b: bkEvent([]byte("x"))}, 1024)
 	}
 	if q.n != 101 || len(q.bufs) > 256 {
 		t.Fatalf("%d items in %d slots", q.n, len(q.bufs))
@@ -187,17 +190,17 @@ func TestParseSSEID(t *testing.T) {
 func TestSSEQueueKeysLater(t *testing.T) {
 	var q sseQueue
 	for i := range 3 {
-		q.push(sseItem{b: []byte{'0' + byte(i)}}, 8)
+		q.push(sseItem{b: bkEvent([]byte{'0' + byte(i)})}, 8)
 	}
 	q.dropOldest() // the ring now wraps once it fills
 	for i, key := range []string{"a", "", "b"} {
-		q.push(sseItem{b: []byte{'3' + byte(i)}, key: key}, 8)
+		q.push(sseItem{b: bkEvent([]byte{'3' + byte(i)}), key: key}, 8)
 	}
 	if !q.removeKey("a") || q.removeKey("a") {
 		t.Fatal("removeKey found the wrong items")
 	}
-	q.push(sseItem{b: []byte("6"), key: "c"}, 8)
-	q.push(sseItem{b: []byte("7")}, 8) // grows the ring and its keys
+	q.push(sseItem{b: bkEvent([]byte("6")), key: "c"}, 8)
+	q.push(sseItem{b: bkEvent([]byte("7"))}, 8) // grows the ring and its keys
 	want := []string{"=1", "=2", "=4", "b=5", "c=6", "=7"}
 	if got := bkQueueContents(&q); !slices.Equal(got, want) {
 		t.Fatalf("contents %q, want %q", got, want)

@@ -44,40 +44,39 @@ var (
 // (and the channels); the rest belongs to the Subscribe goroutine.
 type sseSub struct {
 	b      *SSEBroker
-	id     string
-	limit  int
-	block  bool
 	filter []string
 	rc     *http.ResponseController
-	idx    int // position in b.subs, guarded by b.mu; -1 once removed
+	w      http.ResponseWriter
+	idx    int32 // position in b.subs, guarded by b.mu; -1 once removed
+	limit  int32
 
-	wake chan struct{} // the queue became non-empty, or kicked
+	wake chan struct{} // the queue became non-empty, kicked, or a heartbeat is due
 	// For a subscriber that blocks (nil otherwise): room is signalled when
 	// the writer took the queue while a publisher waited, done is closed
 	// when the subscriber leaves.
 	room chan struct{}
 	done chan struct{}
 
-	unseat func()    // gives the Limiter's seat back
-	joined time.Time // when the stream started, for the log
+	unseat func() // gives the Limiter's seat back
 
 	mu      sync.Mutex
 	q       sseQueue
 	lost    int    // events dropped since the last gap event
 	dropped uint64 // events dropped in all
+	gateID  string // the resume ID a gate waits for
+	gate    uint8  // sseGateOpen, sseGatePending or sseGateSkip
 	kicked  bool
 	gone    bool
 	waiting bool
-	gate    int    // sseGateOpen, sseGatePending or sseGateSkip
-	gateID  string // the resume ID a gate waits for
-	gated   atomic.Bool
 
-	// Writer state.
-	w         http.ResponseWriter
-	deadlines bool      // set write deadlines
-	reset     bool      // clear the deadline after each write
-	deadline  time.Time // the deadline in force, when not reset
-	lastWrite time.Time
+	// Writer state. Times are on the broker's clock (SSEBroker.now).
+	block     bool
+	deadlines bool // set write deadlines
+	reset     bool // clear the deadline after each write
+	gated     atomic.Bool
+	beat      atomic.Bool   // the heartbeat timer fired
+	deadline  time.Duration // the deadline in force, when not reset
+	lastWrite time.Duration
 	delivered uint64
 }
 
@@ -155,6 +154,10 @@ func (b *SSEBroker) Subscribe(w http.ResponseWriter, r *http.Request) error {
 	// start and end is kept in functions that have returned by then, so
 	// that the goroutine's stack, which the runtime shrinks to fit what is
 	// in use, stays small.
+	var joined time.Time // for the log
+	if b.log != nil {
+		joined = time.Now()
+	}
 	s, err := b.join(w, r)
 	if s == nil {
 		return err
@@ -162,7 +165,7 @@ func (b *SSEBroker) Subscribe(w http.ResponseWriter, r *http.Request) error {
 	if err == nil {
 		err = s.serve(r.Context())
 	}
-	return b.finish(s, r, err)
+	return b.finish(s, r, err, joined)
 }
 
 // join parses the options of r, seats the subscriber and writes what its
@@ -214,23 +217,20 @@ func (b *SSEBroker) join(w http.ResponseWriter, r *http.Request) (*sseSub, error
 		return nil, err
 	}
 	res := b.resumeLocked(lastID, s)
-	s.idx = len(b.subs)
+	s.idx = int32(len(b.subs))
 	b.subs = append(b.subs, s)
 	b.wg.Add(1)
 	b.mu.Unlock()
 	b.nsubs.Add(1)
 	s.unseat = release
-	if b.log != nil {
-		s.joined = time.Now()
-	}
 	return s, s.start(r, res)
 }
 
-// finish removes s from the broker once its stream has ended with err, and
-// returns what Subscribe returns.
+// finish removes s from the broker once its stream, which started at
+// joined, has ended with err, and returns what Subscribe returns.
 //
 //go:noinline
-func (b *SSEBroker) finish(s *sseSub, r *http.Request, err error) error {
+func (b *SSEBroker) finish(s *sseSub, r *http.Request, err error, joined time.Time) error {
 	reason := "client left"
 	level := slog.LevelDebug
 	switch {
@@ -265,9 +265,9 @@ func (b *SSEBroker) finish(s *sseSub, r *http.Request, err error) error {
 	s.unseat()
 	if b.log != nil {
 		b.log.LogAttrs(r.Context(), level, "sse subscriber left",
-			slog.String("subscriber", s.id), slog.String("reason", reason),
+			slog.String("subscriber", subscriberID(r)), slog.String("reason", reason),
 			slog.Uint64("delivered", s.delivered), slog.Uint64("dropped", s.dropped),
-			slog.Duration("duration", time.Since(s.joined)))
+			slog.Duration("duration", time.Since(joined)))
 	}
 	return err
 }
@@ -355,7 +355,7 @@ func (b *SSEBroker) isClosed() bool {
 func (b *SSEBroker) leave(s *sseSub) {
 	b.mu.Lock()
 	if i := s.idx; i >= 0 {
-		last := len(b.subs) - 1
+		last := int32(len(b.subs) - 1)
 		b.subs[i] = b.subs[last]
 		b.subs[i].idx = i
 		b.subs[last] = nil
@@ -400,7 +400,7 @@ func (b *SSEBroker) turnAway(s *sseSub, r *http.Request, closed, limited bool) e
 	}
 	if b.log != nil {
 		b.log.LogAttrs(r.Context(), slog.LevelInfo, "sse subscriber turned away",
-			slog.String("subscriber", s.id), slog.Bool("closed", closed), slog.Duration("retry", retry))
+			slog.String("subscriber", subscriberID(r)), slog.Bool("closed", closed), slog.Duration("retry", retry))
 	}
 	return err
 }
@@ -412,7 +412,7 @@ func (s *sseSub) start(r *http.Request, res sseResume) error {
 	s.w.WriteHeader(http.StatusOK)
 	if b.log != nil {
 		b.log.LogAttrs(r.Context(), slog.LevelDebug, "sse subscriber joined",
-			slog.String("subscriber", s.id), slog.Int("buffer", s.limit), slog.Bool("block", s.block),
+			slog.String("subscriber", subscriberID(r)), slog.Int("buffer", int(s.limit)), slog.Bool("block", s.block),
 			slog.Bool("resumed", res.resumed), slog.Bool("gap", res.gap))
 	}
 
@@ -468,15 +468,15 @@ func (s *sseSub) appendBatched(buf, p []byte) ([]byte, error) {
 // serve writes live events and heartbeats until the stream ends.
 func (s *sseSub) serve(ctx context.Context) error {
 	b := s.b
+	// The heartbeat timer only raises a flag and wakes the loop: a timer
+	// without a channel, and one channel fewer to wait on, keep an idle
+	// subscriber small. For the same reason Close wakes the subscriber
+	// rather than have it wait on b.done as well.
 	var heartbeat *time.Timer
-	var tick <-chan time.Time
 	if b.heartbeat > 0 {
-		heartbeat = time.NewTimer(b.heartbeat)
+		heartbeat = time.AfterFunc(b.heartbeat, s.heartbeatDue)
 		defer heartbeat.Stop()
-		tick = heartbeat.C
 	}
-	// Every channel the loop waits on costs a record while it waits: Close
-	// wakes the subscriber rather than have it wait on b.done as well.
 	for {
 		select {
 		case <-s.wake:
@@ -486,8 +486,10 @@ func (s *sseSub) serve(ctx context.Context) error {
 			if err := s.flushQueue(); err != nil {
 				return err
 			}
-		case <-tick:
-			idle := time.Since(s.lastWrite)
+			if heartbeat == nil || !s.beat.Swap(false) {
+				continue
+			}
+			idle := b.now() - s.lastWrite
 			if idle >= b.heartbeat {
 				s.release()
 				if err := s.write(sseHeartbeat); err != nil {
@@ -500,6 +502,12 @@ func (s *sseSub) serve(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// heartbeatDue runs when the heartbeat timer fires.
+func (s *sseSub) heartbeatDue() {
+	s.beat.Store(true)
+	s.signal()
 }
 
 // flushQueue writes everything queued, after a gap event if events were
@@ -554,13 +562,14 @@ func (s *sseSub) write(p []byte) error {
 }
 
 func (s *sseSub) writeOut(p []byte, stopOnClose bool) error {
-	now := time.Now()
+	wall := time.Now()
+	now := wall.Sub(s.b.born)
 	// Where the deadline survives between writes it is moved only once
 	// less than 7/8 of the timeout is left, which saves most of the
 	// updates on a busy stream.
-	if wt := s.b.writeTimeout; s.deadlines && (s.reset || s.deadline.Sub(now) < wt-wt/8) {
-		s.deadline = now.Add(wt)
-		if err := s.rc.SetWriteDeadline(s.deadline); errors.Is(err, http.ErrNotSupported) {
+	if wt := s.b.writeTimeout; s.deadlines && (s.reset || s.deadline-now < wt-wt/8) {
+		s.deadline = now + wt
+		if err := s.rc.SetWriteDeadline(wall.Add(wt)); errors.Is(err, http.ErrNotSupported) {
 			s.deadlines = false
 		}
 	}
@@ -643,21 +652,50 @@ func (b *SSEBroker) appendGap(dst []byte, missed int64, reason string, withID bo
 	return append(dst, "\"}\n\n"...)
 }
 
+// The query parameters and headers of a subscriber's options. The headers
+// are spelled in their canonical form, which Header.Get looks up without
+// allocating.
+const (
+	sseBufParam   = "buffer"
+	sseBufHeader  = "X-Sse-Buffer"
+	sseSlowParam  = "slow"
+	sseSlowHeader = "X-Sse-Slow"
+	sseIDParam    = "subscriber_id"
+	sseIDHeader   = "X-Subscriber-Id"
+)
+
+// sseParam returns the query parameter name of r (parsed as q), else its
+// header.
+func sseParam(q url.Values, r *http.Request, name, header string) string {
+	if v := q.Get(name); v != "" {
+		return v
+	}
+	return r.Header.Get(header)
+}
+
+// subscriberID returns the ID the client of r named itself with, for the
+// log; parseSubscribeOptions has checked it. It is read again rather than
+// kept, so that subscribers hold nothing for a log that may be off.
+func subscriberID(r *http.Request) string {
+	return sseParam(sseQuery(r), r, sseIDParam, sseIDHeader)
+}
+
+// sseQuery returns the query parameters of r; nil, without allocating,
+// when it has none.
+func sseQuery(r *http.Request) url.Values {
+	if r.URL == nil || r.URL.RawQuery == "" {
+		return nil
+	}
+	return r.URL.Query()
+}
+
 // parseSubscribeOptions reads the subscriber's options from r.
 func (b *SSEBroker) parseSubscribeOptions(s *sseSub, r *http.Request) error {
-	var q url.Values
-	if r.URL != nil {
-		q = r.URL.Query()
-	}
-	param := func(name, header string) string {
-		if v := q.Get(name); v != "" {
-			return v
-		}
-		return r.Header.Get(header)
-	}
+	q := sseQuery(r)
+	param := func(name, header string) string { return sseParam(q, r, name, header) }
 
-	s.limit = b.defBuf
-	if v := param("buffer", "X-SSE-Buffer"); v != "" {
+	s.limit = int32(b.defBuf)
+	if v := param(sseBufParam, sseBufHeader); v != "" {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil {
 			var ne *strconv.NumError
@@ -669,10 +707,10 @@ func (b *SSEBroker) parseSubscribeOptions(s *sseSub, r *http.Request) error {
 				n = 1
 			}
 		}
-		s.limit = min(max(n, 1), b.maxBuf)
+		s.limit = int32(min(max(n, 1), b.maxBuf))
 	}
 
-	switch v := param("slow", "X-SSE-Slow"); v {
+	switch v := param(sseSlowParam, sseSlowHeader); v {
 	case "":
 	case "block":
 		if b.blockTimeout < 0 {
@@ -683,7 +721,7 @@ func (b *SSEBroker) parseSubscribeOptions(s *sseSub, r *http.Request) error {
 		return fmt.Errorf("stream: sse subscribe: slow mode %.32q unknown (the only mode is \"block\")", v)
 	}
 
-	if v := param("subscriber_id", "X-Subscriber-ID"); v != "" {
+	if v := param(sseIDParam, sseIDHeader); v != "" {
 		if len(v) > maxSSESubscriberIDLen {
 			return fmt.Errorf("stream: sse subscribe: subscriber_id longer than %d bytes", maxSSESubscriberIDLen)
 		}
@@ -692,7 +730,6 @@ func (b *SSEBroker) parseSubscribeOptions(s *sseSub, r *http.Request) error {
 				return fmt.Errorf("stream: sse subscribe: subscriber_id %.32q has a character other than A-Z a-z 0-9 . _ : @ -", v)
 			}
 		}
-		s.id = v
 	}
 
 	for _, v := range q["event"] {

@@ -187,9 +187,35 @@ func TestSSEBrokerSubscribeOptions(t *testing.T) {
 			t.Errorf("%q: %v", tt.query, err)
 			continue
 		}
-		if s.limit != tt.wantBuf || s.block != tt.wantBlock || fmt.Sprint(s.filter) != fmt.Sprint(tt.wantFilter) {
+		if int(s.limit) != tt.wantBuf || s.block != tt.wantBlock || fmt.Sprint(s.filter) != fmt.Sprint(tt.wantFilter) {
 			t.Errorf("%q/%q: buffer %d, block %v, filter %q; want %d, %v, %q",
 				tt.query, tt.header, s.limit, s.block, s.filter, tt.wantBuf, tt.wantBlock, tt.wantFilter)
+		}
+	}
+}
+
+// TestSSEBrokerSubscribeOptionsAllocs checks that reading the options of
+// a request that has none, or gives them as headers, allocates nothing: a
+// subscriber's join leaves no garbage behind among what it keeps.
+func TestSSEBrokerSubscribeOptionsAllocs(t *testing.T) {
+	b := NewSSEBroker(SSEBrokerConfig{})
+	plain := httptest.NewRequest(http.MethodGet, "/", nil)
+	headers := httptest.NewRequest(http.MethodGet, "/", nil)
+	headers.Header.Set("X-SSE-Buffer", "8")
+	headers.Header.Set("X-SSE-Slow", "block")
+	headers.Header.Set("X-Subscriber-ID", "tab-1")
+	for name, r := range map[string]*http.Request{"no options": plain, "headers": headers} {
+		var s sseSub
+		if allocs := testing.AllocsPerRun(100, func() {
+			s = sseSub{}
+			if err := b.parseSubscribeOptions(&s, r); err != nil {
+				t.Fatal(err)
+			}
+		}); allocs != 0 {
+			t.Errorf("%s: %v allocations, want 0", name, allocs)
+		}
+		if r == headers && (s.limit != 8 || !s.block || subscriberID(r) != "tab-1") {
+			t.Errorf("headers read as buffer %d, block %v, id %q", s.limit, s.block, subscriberID(r))
 		}
 	}
 }
