@@ -377,6 +377,11 @@ func (s *sseSub) relayCatchUp(ctx context.Context, res sseResume) error {
 				return nil
 			}
 			fails++
+			// The client has its headers and waits: heartbeats keep
+			// proxies from cutting it off while the log is out of reach.
+			if err := s.heartbeatIfIdle(); err != nil {
+				return err
+			}
 			continue
 		}
 		fails = 0

@@ -504,6 +504,15 @@ func (s *sseSub) serve(ctx context.Context) error {
 	}
 }
 
+// heartbeatIfIdle writes a heartbeat if the stream has been silent for
+// the heartbeat interval.
+func (s *sseSub) heartbeatIfIdle() error {
+	if hb := s.b.heartbeat; hb > 0 && s.b.now()-s.lastWrite >= hb {
+		return s.write(sseHeartbeat)
+	}
+	return nil
+}
+
 // heartbeatDue runs when the heartbeat timer fires.
 func (s *sseSub) heartbeatDue() {
 	s.beat.Store(true)

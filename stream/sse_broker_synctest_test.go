@@ -430,3 +430,60 @@ func TestSSEBrokerHTTP2IdleStream(t *testing.T) {
 		}
 	})
 }
+
+// TestSSEBrokerHeartbeatWhileCatchingUp checks that a client resuming
+// while the ordered relay's log is out of reach gets heartbeats while it
+// waits, and then its catch-up, once.
+func TestSSEBrokerHeartbeatWhileCatchingUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rel := newMemRelay()
+		b := NewSSEBroker(SSEBrokerConfig{Relay: rel, Replay: 2, HeartbeatInterval: 10 * time.Second})
+		<-b.rel.ready
+		n := newBkPipeNet(b)
+		first := n.subscribe(t, "")
+		var ids []string
+		for i := range 4 {
+			b.Publish(bkMsg(i))
+			ids = append(ids, first.mustEvent().ID)
+		}
+		rel.failNext(1 << 30)
+		b.Publish(Event{Data: "p0"})
+		b.Publish(Event{Data: "p1"})
+		first.wantData("p0", "p1") // the ring now holds only these two
+
+		start := time.Now()
+		back := n.subscribe(t, "", "Last-Event-ID", ids[1]) // a log ID the ring lost
+		defer bkEnd(b, n, first, back)
+		for range 3 {
+			type read struct {
+				blk bkBlock
+				err error
+			}
+			got := make(chan read, 1)
+			go func() {
+				blk, err := back.next()
+				got <- read{blk, err}
+			}()
+			select {
+			case r := <-got:
+				if r.err != nil || !r.blk.Comment {
+					t.Fatalf("got %+v, %v; want a heartbeat", r.blk, r.err)
+				}
+			case <-time.After(time.Minute):
+				t.Fatal("no heartbeat in a minute of waiting for the log")
+			}
+		}
+		// Retries back off to 2s, so each heartbeat comes at most that
+		// late.
+		if d := time.Since(start); d < 30*time.Second || d > 36*time.Second {
+			t.Fatalf("three heartbeats took %v, want 30s to 36s", d)
+		}
+		rel.failNext(0)
+		back.wantData("2", "3", "p0", "p1")
+		b.Publish(Event{Data: "live"})
+		back.wantData("live")
+		if st := b.Stats(); st.Resumed != 1 || st.ResumeGaps != 0 {
+			t.Fatalf("stats %+v", st)
+		}
+	})
+}
