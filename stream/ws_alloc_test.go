@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"math/rand/v2"
 	"net"
 	"testing"
 
@@ -117,6 +118,40 @@ func TestSteadyStateAllocs(t *testing.T) {
 			t.Error("writeFrames modified its frames")
 		}
 	})
+
+	// A compressed message is built whole in the codec's output buffer,
+	// which is kept for the next one: incompressible data, whose output is
+	// larger than its input, included.
+	random := make([]byte, 64<<10)
+	rand.NewChaCha8([32]byte{7}).Read(random)
+	for _, tc := range []struct {
+		name string
+		mode CompressionMode
+		p    []byte
+	}{
+		{"json", CompressionNoContextTakeover, jsonMessages(1)[0]},
+		{"64KiB-random", CompressionNoContextTakeover, random},
+		{"json/context", CompressionContextTakeover, jsonMessages(1)[0]},
+		{"64KiB-random/context", CompressionContextTakeover, random},
+	} {
+		t.Run("write/deflate/"+tc.name, func(t *testing.T) {
+			var cw countingWriter
+			tr := byteTransport{Reader: bytes.NewReader(nil), Writer: &cw}
+			c := newConn(tr, bufio.NewReader(tr), nil, false, set, "")
+			noCtx := tc.mode == CompressionNoContextTakeover
+			c.enableDeflate(deflateConfig{mode: tc.mode, threshold: 64, level: DefaultCompressionLevel}, deflateAgreement{noCtx, noCtx})
+			if allocs := testing.AllocsPerRun(runs, func() {
+				if err := c.WriteMessage(BinaryMessage, tc.p); err != nil {
+					t.Fatal(err)
+				}
+			}); allocs != 0 {
+				t.Errorf("WriteMessage of %d bytes: %v allocs per message, want 0", len(tc.p), allocs)
+			}
+			if cw.n == 0 {
+				t.Fatal("nothing written")
+			}
+		})
+	}
 }
 
 // TestAppendMessage checks that AppendMessage appends whole messages

@@ -169,8 +169,14 @@ func (s *byteSink) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// maxPooledSink is the largest output buffer kept for reuse.
-const maxPooledSink = 64 << 10
+// The largest output buffers kept for reuse: by a pooled codec, which a
+// few serve every connection, so that messages of up to a few hundred
+// kilobytes compress without allocating; and by a connection's own codec
+// (context takeover), which it keeps while idle.
+const (
+	maxPooledSink = 256 << 10
+	maxOwnSink    = 128 << 10
+)
 
 // deflatePools hold codecs for compression without context takeover, one
 // pool per level (index level - flate.HuffmanOnly).
@@ -194,13 +200,13 @@ func getDeflateCodec(level int) *deflateCodec {
 }
 
 func putDeflateCodec(level int, z *deflateCodec) {
-	z.trim()
+	z.trim(maxPooledSink)
 	deflatePools[level-flate.HuffmanOnly].Put(z)
 }
 
-// trim empties the output buffer, dropping it when it grew large.
-func (z *deflateCodec) trim() {
-	if cap(z.sink.b) > maxPooledSink {
+// trim empties the output buffer, dropping it when it grew past limit.
+func (z *deflateCodec) trim(limit int) {
+	if cap(z.sink.b) > limit {
 		z.sink.b = nil
 	}
 	z.sink.b = z.sink.b[:0]
@@ -250,7 +256,7 @@ func (d *wsDeflater) release(z *deflateCodec) {
 		putDeflateCodec(d.level, z)
 		return
 	}
-	z.trim()
+	z.trim(maxOwnSink)
 }
 
 // writeMessageFrame sends p as one message, compressed when compression
