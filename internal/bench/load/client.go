@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -42,6 +43,30 @@ type Conn struct {
 	mask  [4]byte
 	wsMsg []byte // reassembly of fragmented WebSocket messages
 	sse   sseState
+	// rx counts the WebSocket frame bytes read, headers included.
+	rx uint64
+	// deflate is set once permessage-deflate is agreed; inflate holds
+	// what decompressing replies reuses, and compressed whether the last
+	// message read was compressed.
+	deflate    bool
+	inflate    inflater
+	compressed bool
+}
+
+// DeflateOffer is the Sec-WebSocket-Extensions offer of DialDeflate:
+// permessage-deflate without context takeover either way (RFC 7692
+// section 7.1.1), so that every message is compressed on its own.
+const DeflateOffer = "permessage-deflate; client_no_context_takeover; server_no_context_takeover"
+
+// dialOptions are the per-connection choices of dial.
+type dialOptions struct {
+	// rcvBuf, when > 0, sets the socket's receive buffer to rcvBuf bytes
+	// before it connects, so that the TCP window it advertises stays
+	// small.
+	rcvBuf int
+	// deflate offers DeflateOffer and fails the handshake unless the
+	// server agrees to it.
+	deflate bool
 }
 
 // handshakeGUID is the fixed GUID of RFC 6455 section 1.3, used to check
@@ -52,15 +77,26 @@ const handshakeGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 // WebSocket upgrade for WebSocket and Raw (the raw server answers 101 too),
 // a GET for an event stream for SSE.
 func Dial(ctx context.Context, addr, path string, proto Protocol) (*Conn, error) {
-	return dial(ctx, addr, path, proto, 0)
+	return dial(ctx, addr, path, proto, dialOptions{})
 }
 
-// dial is Dial with, when rcvBuf > 0, the socket's receive buffer set to
-// rcvBuf bytes before it connects, so that the TCP window it advertises
-// stays small.
-func dial(ctx context.Context, addr, path string, proto Protocol, rcvBuf int) (*Conn, error) {
+// DialDeflate opens a WebSocket connection to path offering
+// permessage-deflate (DeflateOffer). It fails unless the server's
+// Sec-WebSocket-Extensions agrees to permessage-deflate with
+// server_no_context_takeover, so that a server that would not compress is
+// never measured as compressing. Frame then compresses every payload and
+// ReadMessage inflates compressed replies.
+func DialDeflate(ctx context.Context, addr, path string) (*Conn, error) {
+	return dial(ctx, addr, path, WebSocket, dialOptions{deflate: true})
+}
+
+// dial is Dial with the options of opts.
+func dial(ctx context.Context, addr, path string, proto Protocol, opts dialOptions) (*Conn, error) {
+	if opts.deflate && proto != WebSocket {
+		return nil, fmt.Errorf("load: dial %s: permessage-deflate is for WebSocket only", path)
+	}
 	var d net.Dialer
-	if rcvBuf > 0 {
+	if rcvBuf := opts.rcvBuf; rcvBuf > 0 {
 		d.Control = func(_, _ string, rc syscall.RawConn) error {
 			var serr error
 			err := rc.Control(func(fd uintptr) {
@@ -80,7 +116,7 @@ func dial(ctx context.Context, addr, path string, proto Protocol, rcvBuf int) (*
 	if deadline, ok := ctx.Deadline(); ok {
 		nc.SetDeadline(deadline)
 	}
-	if err := c.handshake(addr, path); err != nil {
+	if err := c.handshake(addr, path, opts.deflate); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -88,7 +124,7 @@ func dial(ctx context.Context, addr, path string, proto Protocol, rcvBuf int) (*
 	return c, nil
 }
 
-func (c *Conn) handshake(addr, path string) error {
+func (c *Conn) handshake(addr, path string, deflate bool) error {
 	br := bufio.NewReaderSize(c.nc, 4096)
 	var req string
 	var key string
@@ -99,7 +135,11 @@ func (c *Conn) handshake(addr, path string) error {
 		rand.Read(k[:])
 		rand.Read(c.mask[:])
 		key = base64.StdEncoding.EncodeToString(k[:])
-		req = "GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: 13\r\n\r\n"
+		req = "GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: 13\r\n"
+		if deflate {
+			req += "Sec-WebSocket-Extensions: " + DeflateOffer + "\r\n"
+		}
+		req += "\r\n"
 	}
 	if _, err := io.WriteString(c.nc, req); err != nil {
 		return fmt.Errorf("load: handshake %s: %w", path, err)
@@ -123,6 +163,15 @@ func (c *Conn) handshake(addr, path string) error {
 		if resp.Header.Get("Sec-WebSocket-Accept") != base64.StdEncoding.EncodeToString(h[:]) {
 			return fmt.Errorf("load: handshake %s: wrong Sec-WebSocket-Accept %q for key %q", path, resp.Header.Get("Sec-WebSocket-Accept"), key)
 		}
+		exts := resp.Header.Values("Sec-WebSocket-Extensions")
+		if deflate {
+			if err := checkDeflateResponse(exts); err != nil {
+				return fmt.Errorf("load: handshake %s: %w", path, err)
+			}
+			c.deflate = true
+		} else if strings.TrimSpace(strings.Join(exts, "")) != "" {
+			return fmt.Errorf("load: handshake %s: extensions %q agreed though none was offered", path, exts)
+		}
 		c.r = br
 	default:
 		if resp.StatusCode != http.StatusSwitchingProtocols {
@@ -143,15 +192,28 @@ func (c *Conn) Close() error {
 	return c.nc.Close()
 }
 
+// Compressed reports whether the last message ReadMessage returned came
+// compressed (RSV1 set).
+func (c *Conn) Compressed() bool { return c.compressed }
+
+// RxBytes returns the WebSocket frame bytes read so far, headers included.
+func (c *Conn) RxBytes() uint64 { return c.rx }
+
 // SetReadDeadline sets the deadline of reads on the connection.
 func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(t) }
 
 // Frame returns the bytes that send payload as one binary message on this
 // connection: masked with the connection's key for WebSocket, prefixed with
 // its length for Raw. Encode a payload once and write it many times.
+//
+// On a connection made by DialDeflate the payload is compressed (RFC 7692
+// section 7.2.1, flate.BestSpeed) and the frame has RSV1 set.
 func (c *Conn) Frame(payload []byte) []byte {
 	switch c.proto {
 	case WebSocket:
+		if c.deflate {
+			return appendWSFrameRSV1(nil, 0x2, deflateMessage(nil, payload), c.mask)
+		}
 		return appendWSFrame(nil, 0x2, payload, c.mask)
 	case Raw:
 		return appendRawFrame(nil, payload)

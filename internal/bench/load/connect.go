@@ -15,12 +15,17 @@ const dialParallel = 64
 // handshake bounded by 10 seconds. On any failure it closes those opened
 // and returns the error.
 func connectAll(ctx context.Context, addr, path string, proto Protocol, n int) ([]*Conn, error) {
-	return connectAllBuf(ctx, addr, path, proto, n, func(int) int { return 0 })
+	return connectAllOpts(ctx, addr, path, proto, n, func(int) dialOptions { return dialOptions{} })
 }
 
 // connectAllBuf is connectAll with the receive buffer of connection i set
 // to rcvBuf(i) bytes (0 leaves the system's default).
 func connectAllBuf(ctx context.Context, addr, path string, proto Protocol, n int, rcvBuf func(i int) int) ([]*Conn, error) {
+	return connectAllOpts(ctx, addr, path, proto, n, func(i int) dialOptions { return dialOptions{rcvBuf: rcvBuf(i)} })
+}
+
+// connectAllOpts is connectAll with connection i dialled with opts(i).
+func connectAllOpts(ctx context.Context, addr, path string, proto Protocol, n int, opts func(i int) dialOptions) ([]*Conn, error) {
 	conns := make([]*Conn, n)
 	sem := make(chan struct{}, dialParallel)
 	var wg sync.WaitGroup
@@ -41,7 +46,7 @@ func connectAllBuf(ctx context.Context, addr, path string, proto Protocol, n int
 			defer func() { <-sem }()
 			dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			c, err := dial(dctx, addr, path, proto, rcvBuf(i))
+			c, err := dial(dctx, addr, path, proto, opts(i))
 			if err != nil {
 				mu.Lock()
 				if first == nil {

@@ -26,6 +26,9 @@ type Result struct {
 	// connection (or subscriber) over its idle baseline.
 	RSSKiBPerConn     float64 `json:"rss_kib_per_conn,omitempty"`
 	GoroutinesPerConn float64 `json:"goroutines_per_conn,omitempty"`
+	// WireBytesPerOp is, for WebSocket echo, the frame bytes sent and
+	// received per round trip, headers included.
+	WireBytesPerOp float64 `json:"wire_bytes_per_op,omitempty"`
 	// Failed counts connections that could not be opened or broke.
 	Failed int `json:"failed"`
 }

@@ -30,7 +30,7 @@ type Config struct {
 }
 
 // Scenarios lists the scenario names Run accepts.
-var Scenarios = []string{"echo", "broadcast", "idle", "idle-detached", "connrate", "sustained"}
+var Scenarios = []string{"echo", "echo-deflate", "broadcast", "idle", "idle-detached", "connrate", "sustained"}
 
 // Run runs the named scenario against the server in cfg. Runs are bounded:
 // they end after Warmup+Duration plus at most a few seconds of draining,
@@ -41,6 +41,8 @@ func Run(ctx context.Context, scenario string, cfg Config) (Result, error) {
 	switch scenario {
 	case "echo":
 		r, err = Echo(ctx, cfg)
+	case "echo-deflate":
+		r, err = EchoDeflate(ctx, cfg)
 	case "broadcast":
 		r, err = Broadcast(ctx, cfg)
 	case "idle":

@@ -24,6 +24,7 @@ func TestScenariosRun(t *testing.T) {
 	}{
 		{"echo", "raw", 4, 1024, 0},
 		{"echo", "gobwas", 4, 70_000, 0},
+		{"echo-deflate", "ours", 4, 16 << 10, 0},
 		{"broadcast", "raw", 8, 64, 0},
 		{"broadcast", "gorilla", 8, 64, 50},
 		{"broadcast", "ours-sse", 8, 64, 0},
@@ -56,6 +57,10 @@ func TestScenariosRun(t *testing.T) {
 			}
 			if r.Losses != 0 || r.Failed != 0 {
 				t.Fatalf("%s lost %d and failed %d: %+v", tt.scenario, r.Losses, r.Failed, r)
+			}
+			// The JSON payload compresses to well under half its size.
+			if tt.scenario == "echo-deflate" && (r.WireBytesPerOp <= 0 || r.WireBytesPerOp >= float64(tt.size)) {
+				t.Fatalf("echo-deflate: %v bytes on the wire per round trip of two %d-byte messages", r.WireBytesPerOp, tt.size)
 			}
 			if tt.scenario == "idle" && r.GoroutinesPerConn <= 0 {
 				t.Fatalf("idle: %v goroutines per connection", r.GoroutinesPerConn)

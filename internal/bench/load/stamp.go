@@ -3,6 +3,7 @@ package load
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"time"
 )
 
@@ -44,4 +45,61 @@ func filler(n int) []byte {
 		p[i] = 'a' + byte(i%26)
 	}
 	return p
+}
+
+// jsonRecordWords are the short strings of jsonPayload's records.
+var jsonRecordWords = []string{
+	"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
+	"india", "juliet", "kilo", "lima", "mike", "november", "oscar", "papa",
+}
+
+// jsonPayload returns exactly n bytes of JSON text: an array of records
+// with the same keys, varying numbers and short strings, as an API would
+// send, the last one padded with a note of words to fill n. It is the same
+// for the same n. Under 64 bytes it is filler(n).
+func jsonPayload(n int) []byte {
+	if n < 64 {
+		return filler(n)
+	}
+	x := uint32(2463534242) // xorshift32: deterministic and cheap
+	next := func() uint32 {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		return x
+	}
+	word := func() string { return jsonRecordWords[next()%uint32(len(jsonRecordWords))] }
+	p := make([]byte, 0, n)
+	p = append(p, '[')
+	for id := 1; ; id++ {
+		rec := fmt.Sprintf(`{"id":%d,"user":"%s_%d","action":"%s","score":%d.%02d,"ts":%d,"tags":["%s","%s"],"active":%t}`,
+			10000+id, word(), next()%1000, word(), next()%1000, next()%100, 1718000000000+int64(next()%100000000), word(), word(), next()%2 == 0)
+		sep := 0
+		if id > 1 {
+			sep = 1
+		}
+		// Room for this record, the separator, a last padding record and
+		// the closing bracket.
+		if len(p)+sep+len(rec)+len(`,{"note":""}`)+1 > n {
+			break
+		}
+		if sep == 1 {
+			p = append(p, ',')
+		}
+		p = append(p, rec...)
+	}
+	if len(p) > 1 {
+		p = append(p, ',')
+	}
+	p = append(p, `{"note":"`...)
+	for room := n - len(p) - len(`"}]`); room > 0; {
+		w := word()
+		if len(w)+1 > room {
+			w = w[:room-1] // room ≥ 1: cut the word, keep the space
+		}
+		p = append(p, w...)
+		p = append(p, ' ')
+		room -= len(w) + 1
+	}
+	return append(p, `"}]`...)
 }

@@ -14,6 +14,8 @@ import (
 //	GET  /echo     Echo (WebSocket and Raw only)
 //	GET  /echo-detached  Echo, returning from the handler once the
 //	               connection is hijacked (see Detached)
+//	GET  /echo-deflate  EchoDeflate (WebSocket servers that implement
+//	               DeflateEchoer)
 //	GET  /sub      Subscribe (WebSocket and Raw)
 //	GET  /sse      Subscribe (SSE)
 //	POST /publish  Broadcast the request body to every subscriber
@@ -26,6 +28,9 @@ func Handler(s Server, p Protocol) http.Handler {
 	if e, ok := s.(Echoer); ok && p != SSE {
 		mux.HandleFunc("GET /echo", e.Echo)
 		mux.HandleFunc("GET /echo-detached", Detached(e.Echo))
+	}
+	if d, ok := s.(DeflateEchoer); ok && p == WebSocket {
+		mux.HandleFunc("GET /echo-deflate", d.EchoDeflate)
 	}
 	if p == SSE {
 		mux.HandleFunc("GET /sse", s.Subscribe)

@@ -35,8 +35,25 @@ func newCoder() Server {
 
 var coderAccept = &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled}
 
+// coderDeflateAccept accepts permessage-deflate without context takeover.
+// The library compresses at flate.BestSpeed (DeflateLevel), which it does
+// not let be changed, with a flate.Writer from a sync.Pool per message; the
+// threshold applies to the first Write of a message.
+var coderDeflateAccept = &websocket.AcceptOptions{
+	CompressionMode:      websocket.CompressionNoContextTakeover,
+	CompressionThreshold: DeflateThreshold,
+}
+
 func (s *coderServer) Echo(w http.ResponseWriter, r *http.Request) {
-	c, err := websocket.Accept(w, r, coderAccept)
+	coderEcho(w, r, coderAccept)
+}
+
+func (s *coderServer) EchoDeflate(w http.ResponseWriter, r *http.Request) {
+	coderEcho(w, r, coderDeflateAccept)
+}
+
+func coderEcho(w http.ResponseWriter, r *http.Request, opts *websocket.AcceptOptions) {
+	c, err := websocket.Accept(w, r, opts)
 	if err != nil {
 		return
 	}

@@ -18,6 +18,7 @@ func init() {
 
 type gorillaServer struct {
 	up      websocket.Upgrader
+	deflate websocket.Upgrader
 	mu      sync.Mutex
 	clients map[*gorillaClient]struct{}
 }
@@ -30,6 +31,7 @@ type gorillaClient struct {
 func newGorilla() Server {
 	return &gorillaServer{
 		up:      websocket.Upgrader{ReadBufferSize: BufferSize, WriteBufferSize: BufferSize},
+		deflate: websocket.Upgrader{ReadBufferSize: BufferSize, WriteBufferSize: BufferSize, EnableCompression: true},
 		clients: make(map[*gorillaClient]struct{}),
 	}
 }
@@ -39,6 +41,25 @@ func (s *gorillaServer) Echo(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
+	gorillaEcho(conn)
+}
+
+// EchoDeflate accepts permessage-deflate, which gorilla negotiates without
+// context takeover only, and compresses at DeflateLevel. Gorilla has no
+// threshold: once negotiated, every message it writes is compressed.
+func (s *gorillaServer) EchoDeflate(w http.ResponseWriter, r *http.Request) {
+	conn, err := s.deflate.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	if err := conn.SetCompressionLevel(DeflateLevel); err != nil {
+		conn.Close()
+		return
+	}
+	gorillaEcho(conn)
+}
+
+func gorillaEcho(conn *websocket.Conn) {
 	defer conn.Close()
 	conn.SetReadLimit(MaxMessage)
 	for {

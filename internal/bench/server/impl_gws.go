@@ -16,10 +16,11 @@ func init() {
 }
 
 type gwsServer struct {
-	echo *gws.Upgrader
-	sub  *gws.Upgrader
-	mu   sync.Mutex
-	subs map[*gws.Conn]struct{}
+	echo    *gws.Upgrader
+	deflate *gws.Upgrader
+	sub     *gws.Upgrader
+	mu      sync.Mutex
+	subs    map[*gws.Conn]struct{}
 }
 
 func newGws() Server {
@@ -28,6 +29,15 @@ func newGws() Server {
 		return &gws.ServerOption{ReadBufferSize: BufferSize, ReadMaxPayloadSize: MaxMessage, WriteMaxPayloadSize: MaxMessage}
 	}
 	s.echo = gws.NewUpgrader(gwsEcho{}, opt())
+	dopt := opt()
+	dopt.PermessageDeflate = gws.PermessageDeflate{
+		Enabled:               true,
+		Level:                 DeflateLevel,
+		Threshold:             DeflateThreshold,
+		ServerContextTakeover: false,
+		ClientContextTakeover: false,
+	}
+	s.deflate = gws.NewUpgrader(gwsEcho{}, dopt)
 	s.sub = gws.NewUpgrader(gwsSub{s}, opt())
 	return s
 }
@@ -61,6 +71,18 @@ func (gwsSub) OnMessage(c *gws.Conn, m *gws.Message) { _ = m.Close() }
 
 func (s *gwsServer) Echo(w http.ResponseWriter, r *http.Request) {
 	c, err := s.echo.Upgrade(w, r)
+	if err != nil {
+		return
+	}
+	c.ReadLoop()
+}
+
+// EchoDeflate accepts permessage-deflate without context takeover either
+// way, at DeflateLevel from DeflateThreshold bytes. gws compresses with
+// github.com/klauspost/compress/flate and a pool of 32 compressors shared by
+// the connections (its default PoolSize).
+func (s *gwsServer) EchoDeflate(w http.ResponseWriter, r *http.Request) {
+	c, err := s.deflate.Upgrade(w, r)
 	if err != nil {
 		return
 	}

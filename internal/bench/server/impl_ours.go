@@ -7,7 +7,8 @@ import (
 )
 
 // Ours for WebSocket: stream.Upgrade for echo (AppendMessage into a reused
-// buffer, then WriteMessage) and stream.Hub for broadcast,
+// buffer, then WriteMessage; with permessage-deflate for /echo-deflate) and
+// stream.Hub for broadcast,
 // with keepalive pings off (no other implementation sends them) and each
 // subscriber's queue holding SendQueue messages like the others'.
 
@@ -17,6 +18,16 @@ func init() {
 
 var oursConfig = stream.WSConfig{ReadLimit: MaxMessage, ReadIdleTimeout: -1}
 
+// oursDeflateConfig is oursConfig with permessage-deflate accepted, every
+// message compressed on its own at DeflateLevel from DeflateThreshold bytes.
+var oursDeflateConfig = stream.WSConfig{
+	ReadLimit:            MaxMessage,
+	ReadIdleTimeout:      -1,
+	Compression:          stream.CompressionNoContextTakeover,
+	CompressionLevel:     DeflateLevel,
+	CompressionThreshold: DeflateThreshold,
+}
+
 type oursServer struct{ hub *stream.Hub }
 
 func newOurs() Server {
@@ -24,7 +35,15 @@ func newOurs() Server {
 }
 
 func (s *oursServer) Echo(w http.ResponseWriter, r *http.Request) {
-	c, err := stream.Upgrade(w, r, oursConfig)
+	oursEcho(w, r, oursConfig)
+}
+
+func (s *oursServer) EchoDeflate(w http.ResponseWriter, r *http.Request) {
+	oursEcho(w, r, oursDeflateConfig)
+}
+
+func oursEcho(w http.ResponseWriter, r *http.Request, cfg stream.WSConfig) {
+	c, err := stream.Upgrade(w, r, cfg)
 	if err != nil {
 		return
 	}

@@ -45,6 +45,16 @@ type Echoer interface {
 	Echo(w http.ResponseWriter, r *http.Request)
 }
 
+// DeflateEchoer is implemented by WebSocket servers whose library supports
+// permessage-deflate (RFC 7692): EchoDeflate serves /echo-deflate like Echo
+// serves /echo, with compression accepted when the client offers it
+// without context takeover, at DeflateLevel, and messages of
+// DeflateThreshold bytes or more sent compressed where the library lets the
+// threshold be set. It is safe for concurrent use.
+type DeflateEchoer interface {
+	EchoDeflate(w http.ResponseWriter, r *http.Request)
+}
+
 // Impl describes a registered implementation.
 type Impl struct {
 	// Name identifies the implementation on the command line and in tables.

@@ -1,5 +1,7 @@
 package server
 
+import "compress/flate"
+
 // Settings every implementation uses where its library lets them be set, so
 // that no library is measured with larger buffers or queues than another.
 const (
@@ -10,4 +12,11 @@ const (
 	// SendQueue is the number of broadcast messages queued per subscriber
 	// before the subscriber is considered too slow and dropped.
 	SendQueue = 256
+	// DeflateLevel is the compress/flate level of /echo-deflate where the
+	// library lets it be set.
+	DeflateLevel = flate.BestSpeed
+	// DeflateThreshold is the payload size, in bytes, below which
+	// /echo-deflate sends messages uncompressed where the library lets it
+	// be set.
+	DeflateThreshold = 128
 )

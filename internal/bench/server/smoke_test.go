@@ -17,7 +17,9 @@ import (
 // TestImplementationsBehaveAlike starts every registered implementation
 // in-process and checks, with the benchmark's own client, that each does
 // the work the scenarios count: echo returns every message unchanged, and
-// a broadcast reaches every subscriber once, in order.
+// a broadcast reaches every subscriber once, in order. Those that implement
+// DeflateEchoer also echo over permessage-deflate, compressed both ways;
+// the others have no /echo-deflate, and no plain /echo agrees to it.
 func TestImplementationsBehaveAlike(t *testing.T) {
 	impls := server.All()
 	if len(impls) == 0 {
@@ -35,6 +37,12 @@ func TestImplementationsBehaveAlike(t *testing.T) {
 			if impl.Protocol != server.SSE {
 				checkEcho(t, ctx, addr, proto, "/echo")
 				checkEcho(t, ctx, addr, proto, "/echo-detached")
+				checkNoDeflate(t, ctx, addr, "/echo")
+			}
+			if _, ok := s.(server.DeflateEchoer); ok {
+				checkEchoDeflate(t, ctx, addr)
+			} else if impl.Protocol == server.WebSocket {
+				checkNoDeflate(t, ctx, addr, "/echo-deflate")
 			}
 			checkBroadcast(t, ctx, addr, proto)
 			s.Close()
@@ -67,6 +75,58 @@ func checkEcho(t *testing.T, ctx context.Context, addr string, proto load.Protoc
 		if string(got) != string(payload) {
 			t.Fatalf("%s: echo %d bytes: got %d bytes back, not the same", path, size, len(got))
 		}
+	}
+}
+
+// jsonText returns n bytes of compressible JSON-like text.
+func jsonText(n int) []byte {
+	var b strings.Builder
+	for i := 0; b.Len() < n; i++ {
+		fmt.Fprintf(&b, `{"id":%d,"name":"user%d","score":%d},`, i, i%97, i*31%1000)
+	}
+	return []byte(b.String()[:n])
+}
+
+func checkEchoDeflate(t *testing.T, ctx context.Context, addr string) {
+	t.Helper()
+	c, err := load.DialDeflate(ctx, addr, "/echo-deflate")
+	if err != nil {
+		t.Fatalf("dial /echo-deflate: %v", err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for _, size := range []int{1, 127, server.DeflateThreshold, 1024, 16 << 10, 65536, 200_000} {
+		payload := jsonText(size)
+		frame := c.Frame(payload)
+		if size >= 1024 && len(frame) >= size {
+			t.Fatalf("echo-deflate %d bytes: frame of %d bytes is not compressed", size, len(frame))
+		}
+		if err := c.Write(frame); err != nil {
+			t.Fatalf("echo-deflate %d bytes: write: %v", size, err)
+		}
+		got, err := c.ReadMessage()
+		if err != nil {
+			t.Fatalf("echo-deflate %d bytes: read: %v", size, err)
+		}
+		if string(got) != string(payload) {
+			t.Fatalf("echo-deflate %d bytes: got %d bytes back, not the same", size, len(got))
+		}
+		// Every library compresses a message of DeflateThreshold bytes
+		// or more once permessage-deflate is agreed.
+		if size >= server.DeflateThreshold && !c.Compressed() {
+			t.Fatalf("echo-deflate %d bytes: reply not compressed", size)
+		}
+	}
+}
+
+// checkNoDeflate checks that path does not agree to permessage-deflate, so
+// that the client's check of the agreement has something to refuse.
+func checkNoDeflate(t *testing.T, ctx context.Context, addr, path string) {
+	t.Helper()
+	c, err := load.DialDeflate(ctx, addr, path)
+	if err == nil {
+		c.Close()
+		t.Fatalf("%s agreed to permessage-deflate", path)
 	}
 }
 
