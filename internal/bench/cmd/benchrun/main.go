@@ -95,6 +95,9 @@ func main() {
 					if ctx.Err() != nil {
 						return
 					}
+					if sc.deflate && !impl.deflate {
+						continue // no /echo-deflate: "—" in the table
+					}
 					c := row[impl.name]
 					if c == nil {
 						c = &cell{}

@@ -22,6 +22,7 @@ type implInfo struct {
 	name     string
 	protocol load.Protocol
 	ours     bool
+	deflate  bool // serves /echo-deflate
 }
 
 // buildTools compiles benchserver and benchload into dir and returns their
@@ -49,11 +50,12 @@ func listImpls(ctx context.Context, server string) ([]implInfo, error) {
 	var impls []implInfo
 	for line := range strings.Lines(string(out)) {
 		f := strings.Fields(line)
-		if len(f) != 3 {
+		if len(f) != 4 {
 			continue
 		}
 		ours, _ := strconv.ParseBool(f[2])
-		impls = append(impls, implInfo{name: f[0], protocol: load.Protocol(f[1]), ours: ours})
+		deflate, _ := strconv.ParseBool(f[3])
+		impls = append(impls, implInfo{name: f[0], protocol: load.Protocol(f[1]), ours: ours, deflate: deflate})
 	}
 	return impls, nil
 }

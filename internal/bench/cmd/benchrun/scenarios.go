@@ -25,6 +25,7 @@ var (
 	rssPerConn  = metric{"RSS KiB/conn", false, func(r load.Result) float64 { return r.RSSKiBPerConn }}
 	rssPerSub   = metric{"RSS KiB/subscriber", false, func(r load.Result) float64 { return r.RSSKiBPerConn }}
 	gPerConn    = metric{"goroutines/conn", false, func(r load.Result) float64 { return r.GoroutinesPerConn }}
+	wirePerMsg  = metric{"wire B/round trip", false, func(r load.Result) float64 { return r.WireBytesPerOp }}
 )
 
 // scenario is one load run configuration, executed once per implementation
@@ -33,6 +34,7 @@ type scenario struct {
 	name    string
 	load    string
 	sse     bool // the SSE family (SSE implementations and raw) instead of WebSocket
+	deflate bool // only implementations that serve /echo-deflate
 	conns   int
 	size    int
 	rate    float64
@@ -63,6 +65,13 @@ func scenarios(quick bool) []scenario {
 				metrics: []metric{msgsPerSec, p50, p99, perCPU},
 			})
 		}
+	}
+	for _, size := range []int{1 << 10, 16 << 10} {
+		out = append(out, scenario{
+			name: fmt.Sprintf("echo deflate 50 conns %s JSON", sizeName(size)), load: "echo-deflate", deflate: true,
+			conns: 50, size: size, warmup: w, measure: d,
+			metrics: []metric{msgsPerSec, p50, p99, perCPU, wirePerMsg},
+		})
 	}
 	for _, subs := range []int{1000, 10000} {
 		out = append(out, scenario{

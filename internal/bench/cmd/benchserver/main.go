@@ -3,7 +3,7 @@
 // "listening <host:port>".
 //
 //	benchserver -impl gorilla [-addr 127.0.0.1:0]
-//	benchserver -list
+//	benchserver -list   # name protocol ours deflate (serves /echo-deflate)
 package main
 
 import (
@@ -26,12 +26,15 @@ import (
 func main() {
 	implName := flag.String("impl", "", "implementation to run")
 	addr := flag.String("addr", "127.0.0.1:0", "listen address (loopback only)")
-	list := flag.Bool("list", false, "print the implementations, one per line: name protocol ours")
+	list := flag.Bool("list", false, "print the implementations, one per line: name protocol ours deflate")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	if *list {
 		for _, impl := range server.All() {
-			fmt.Println(impl.Name, impl.Protocol, impl.Ours)
+			s := impl.New()
+			_, deflate := s.(server.DeflateEchoer)
+			s.Close()
+			fmt.Println(impl.Name, impl.Protocol, impl.Ours, deflate)
 		}
 		return
 	}
