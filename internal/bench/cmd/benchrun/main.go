@@ -125,7 +125,7 @@ func main() {
 	if len(sseScs) > 0 {
 		writeTable(os.Stdout, "Server-Sent Events (and raw TCP)", sseImpls, sseScs, cells)
 	}
-	fmt.Println("\nRatios are ours / best peer and ours / raw: above 1 is better for rates, below 1 is better for latency, losses and memory. \"—\" means an implementation or figure is missing.")
+	fmt.Println("\nRatios are ours / best peer and ours / raw: above 1 is better for rates, below 1 is better for latency, losses, memory and wire bytes. \"—\" means an implementation or figure is missing.")
 	var failed []string
 	for _, sc := range append(wsScs, sseScs...) {
 		for name, c := range cells[sc.name] {
