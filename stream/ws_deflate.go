@@ -418,59 +418,94 @@ func (c *WebSocketConn) compressedWireLimit() int64 {
 
 // inflateSource feeds the decompressor the payload of the current
 // message across its frames, handling control frames between them, then
-// inflateTrailer, then io.EOF.
+// inflateTrailer, then io.EOF. The decompressor reads byte by byte, so the
+// payload is read ahead, unmasked, in chunks of up to inflateChunk bytes
+// (never past the current frame) and served from there; the chunk buffer
+// is held only while a message is inflated.
 type inflateSource struct {
-	c       *WebSocketConn
-	trailer int // bytes of inflateTrailer served
+	c        *WebSocketConn
+	trailer  bool // inflateTrailer was queued
+	pos, end int  // unread bytes: buf[pos:end]
+	buf      *[inflateChunk]byte
 }
 
-func (s *inflateSource) ReadByte() (byte, error) {
+// inflateChunk is how much of a frame's payload inflateSource reads ahead.
+const inflateChunk = 512
+
+var inflateChunks = sync.Pool{New: func() any { return new([inflateChunk]byte) }}
+
+// start readies s for a new message.
+func (s *inflateSource) start() {
+	s.trailer = false
+	s.pos, s.end = 0, 0
+	if s.buf == nil {
+		s.buf = inflateChunks.Get().(*[inflateChunk]byte)
+	}
+}
+
+// stop gives the chunk buffer back after a message.
+func (s *inflateSource) stop() {
+	if s.buf != nil {
+		inflateChunks.Put(s.buf)
+		s.buf = nil
+	}
+	s.pos, s.end = 0, 0
+}
+
+// fill reads the next piece of the message into buf: payload, then the
+// trailer; io.EOF after that. buf is empty.
+func (s *inflateSource) fill() error {
 	c := s.c
 	for c.rRemain == 0 {
 		if c.rFin {
-			if s.trailer < len(inflateTrailer) {
-				s.trailer++
-				return inflateTrailer[s.trailer-1], nil
+			if s.trailer {
+				return io.EOF
 			}
-			return 0, io.EOF
+			s.trailer = true
+			s.pos, s.end = 0, copy(s.buf[:], inflateTrailer[:])
+			return nil
 		}
 		if err := c.nextDataFrame(); err != nil {
+			return err
+		}
+	}
+	n, err := c.readPayload(s.buf[:])
+	s.pos, s.end = 0, n
+	if n > 0 {
+		return nil // an error comes back on the next read
+	}
+	return err
+}
+
+func (s *inflateSource) ReadByte() (byte, error) {
+	if s.pos == s.end {
+		if err := s.fill(); err != nil {
 			return 0, err
 		}
 	}
-	b, err := c.r.ReadByte()
-	if err != nil {
-		return 0, c.readFailed(err)
-	}
-	if c.rMasked {
-		b ^= c.rKey[c.rPos&3]
-		c.rPos++
-	}
-	c.rRemain--
+	b := s.buf[s.pos]
+	s.pos++
 	return b, nil
 }
 
 func (s *inflateSource) Read(p []byte) (int, error) {
-	c := s.c
-	for c.rRemain == 0 {
-		if c.rFin {
-			if s.trailer < len(inflateTrailer) {
-				n := copy(p, inflateTrailer[s.trailer:])
-				s.trailer += n
-				return n, nil
-			}
-			return 0, io.EOF
+	if s.pos == s.end {
+		// A large read (a stored block) goes straight to p.
+		if c := s.c; len(p) >= len(s.buf) && c.rRemain > 0 {
+			return c.readPayload(p)
 		}
-		if err := c.nextDataFrame(); err != nil {
+		if err := s.fill(); err != nil {
 			return 0, err
 		}
 	}
-	return c.readPayload(p)
+	n := copy(p, s.buf[s.pos:s.end])
+	s.pos += n
+	return n, nil
 }
 
 // startInflate readies the decompressor for a new compressed message.
 func (z *wsInflater) startInflate() {
-	z.src.trailer = 0
+	z.src.start()
 	z.out = 0
 	z.busy = true
 	if z.fresh {
@@ -501,6 +536,7 @@ func (z *wsInflater) endInflate() {
 		return
 	}
 	z.busy = false
+	z.src.stop()
 	if z.fresh {
 		z.fr.(flate.Resetter).Reset(emptySource, nil)
 		inflaterPool.Put(z.fr)

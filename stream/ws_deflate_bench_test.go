@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/stdrealtime/realtime/internal/wsframe"
+	"github.com/stdrealtime/realtime/internal/wstest"
 )
 
 // benchModes are the compression settings the benchmarks compare.
@@ -198,6 +199,41 @@ func BenchmarkDeflateConnMemory(b *testing.B) {
 				runtime.KeepAlive(keep)
 			}
 			b.ReportMetric(perConn, "heap-B/conn")
+		})
+	}
+}
+
+// BenchmarkDeflateRead measures reading compressed messages (no context
+// takeover) from an in-memory transport into a reused buffer: inflating
+// and feeding the decompressor, without the network. The frames are
+// masked, as a server reads them.
+func BenchmarkDeflateRead(b *testing.B) {
+	var big []byte
+	for _, m := range jsonMessages(200) {
+		big = append(big, m...)
+	}
+	pc := newPeerCompressor(false)
+	for _, pl := range []struct {
+		name string
+		p    []byte
+	}{
+		{"json", jsonMessages(1)[0]},
+		{"16KiB", big[:16<<10]},
+	} {
+		b.Run(pl.name, func(b *testing.B) {
+			frame := wstest.AppendFrame(nil, true, rsv1, wsframe.OpText, true, [4]byte{1, 2, 3, 4}, pc.compress(pl.p))
+			tr := byteTransport{Reader: &loopReader{frame: frame}, Writer: io.Discard}
+			c := newConn(tr, bufio.NewReaderSize(tr, 4096), nil, false, resolveSettings(1<<20, -1, -1, 0, 0, nil), "")
+			c.enableDeflate(deflateConfig{mode: CompressionNoContextTakeover, threshold: 64, level: DefaultCompressionLevel}, deflateAgreement{true, true})
+			b.SetBytes(int64(len(pl.p)))
+			b.ReportAllocs()
+			var buf []byte
+			for b.Loop() {
+				var err error
+				if _, buf, err = c.AppendMessage(buf[:0]); err != nil || len(buf) != len(pl.p) {
+					b.Fatalf("AppendMessage: %d bytes, %v", len(buf), err)
+				}
+			}
 		})
 	}
 }
