@@ -26,7 +26,12 @@ type WSConfig struct {
 	// with 1009 before any of its payload is read.
 	ReadLimit int64
 	// WriteTimeout bounds every frame write; 0 means 10 s, negative
-	// disables it. A write that times out closes the connection.
+	// disables it. A write that times out closes the connection. A write
+	// that goes straight through costs no timer work: on a TCP socket
+	// (Linux) the deadline is armed only when a write has to wait; on
+	// other transports (TLS, for one) it is moved only every
+	// WriteTimeout/8, so a write that is stuck fails between WriteTimeout
+	// and 9/8 of it after it started.
 	WriteTimeout time.Duration
 	// ReadIdleTimeout is how long the connection may receive nothing
 	// before a keepalive ping is sent; 0 means 60 s, negative disables

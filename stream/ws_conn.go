@@ -84,6 +84,7 @@ type WebSocketConn struct {
 	bufArr    [3][]byte   // first backing of vec
 	vec       [][]byte    // buffers of the vectored write in progress
 	bufs      net.Buffers // what WriteTo has left of vec
+	wMoveAt   int64       // c.now() from which setWriteDeadline moves the deadline; 0 before the first
 
 	// Lifecycle.
 	closeOnce sync.Once

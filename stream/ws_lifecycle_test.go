@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -74,6 +75,41 @@ func TestWSKeepalive(t *testing.T) {
 	})
 }
 
+// TestWSWriteDeadlineMoves checks that the write deadline follows a busy
+// connection: after a minute of writes that went through, a write to a
+// peer that stopped reading still gets at least WriteTimeout, and fails
+// within 9/8 of it.
+func TestWSWriteDeadlineMoves(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, p := pipeServer(resolveSettings(0, 2*time.Second, -1, 0, 0, nil))
+		defer p.Close()
+		for i := range 200 {
+			got := make(chan error, 1)
+			go func() {
+				f, err := p.ReadFrame()
+				if err == nil && len(f.Payload) != 100 {
+					err = fmt.Errorf("frame of %d bytes", len(f.Payload))
+				}
+				got <- err
+			}()
+			if err := c.WriteMessage(BinaryMessage, make([]byte, 100)); err != nil {
+				t.Fatalf("write %d: %v", i, err)
+			}
+			if err := <-got; err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+		start := time.Now()
+		if err := c.WriteMessage(BinaryMessage, make([]byte, 100)); CloseStatus(err) != StatusAbnormalClosure {
+			t.Fatalf("write to a peer that does not read: %v", err)
+		}
+		if d := time.Since(start); d < 2*time.Second || d > 2*time.Second+2*time.Second/8 {
+			t.Fatalf("write gave up after %v, want 2s to 2.25s", d)
+		}
+	})
+}
+
 func TestWSWriteTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, p := pipeServer(resolveSettings(0, 2*time.Second, -1, 0, 0, nil))
@@ -84,8 +120,11 @@ func TestWSWriteTimeout(t *testing.T) {
 		if err == nil || CloseStatus(err) != StatusAbnormalClosure {
 			t.Fatalf("write error %v", err)
 		}
-		if d := time.Since(start); d != 2*time.Second {
-			t.Fatalf("write gave up after %v, want 2s", d)
+		// The deadline of a transport other than a TCP socket is set
+		// an eighth past WriteTimeout (and then moved only every
+		// eighth of it).
+		if d := time.Since(start); d != 2*time.Second+2*time.Second/8 {
+			t.Fatalf("write gave up after %v, want 2.25s", d)
 		}
 		select {
 		case <-c.Closed():
