@@ -9,17 +9,44 @@ import (
 	"github.com/gobwas/ws"
 	gorilla "github.com/gorilla/websocket"
 	"github.com/lxzan/gws"
+
+	"github.com/stdrealtime/realtime/stream"
 )
 
 // Frame write and read on the server side of a connection upgraded in
 // memory: write is one binary message of the given size to a discarding
 // conn; read is one masked client message of that size, unmasked and
-// returned as each library's usual read call does. Package stream's
-// WebSocket joins these benchmarks when it lands.
+// returned as each library's usual read call does. Ours is read two ways:
+// ReadMessage, which returns a new slice like gorilla's and coder's calls,
+// and AppendMessage into a reused buffer ("ours-append"), like the gobwas
+// loop and gws.
+
+// oursMicroConfig is the benchmark servers' configuration of ours.
+var oursMicroConfig = stream.WSConfig{ReadLimit: 1 << 20, ReadIdleTimeout: -1}
+
+// oursUpgrade upgrades an in-memory connection with package stream.
+func oursUpgrade(b *testing.B, conn *memConn) *stream.WebSocketConn {
+	w, r := upgradeRequest(conn)
+	c, err := stream.Upgrade(w, r, oursMicroConfig)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
 
 func BenchmarkFrameWrite(b *testing.B) {
 	for _, sz := range sizes {
 		p := payloadOf(sz.n)
+		b.Run("ours/"+sz.name, func(b *testing.B) {
+			c := oursUpgrade(b, newMemConn(nil, 0))
+			b.SetBytes(int64(sz.n))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := c.WriteMessage(stream.BinaryMessage, p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 		b.Run("gorilla/"+sz.name, func(b *testing.B) {
 			w, r := upgradeRequest(newMemConn(nil, 0))
 			c, err := (&gorilla.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096}).Upgrade(w, r, nil)
@@ -89,6 +116,28 @@ func BenchmarkFrameWrite(b *testing.B) {
 func BenchmarkFrameRead(b *testing.B) {
 	for _, sz := range sizes {
 		frame := clientFrame(payloadOf(sz.n))
+		b.Run("ours/"+sz.name, func(b *testing.B) {
+			c := oursUpgrade(b, newMemConn(frame, -1))
+			b.SetBytes(int64(sz.n))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, m, err := c.ReadMessage(); err != nil || len(m) != sz.n {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("ours-append/"+sz.name, func(b *testing.B) {
+			c := oursUpgrade(b, newMemConn(frame, -1))
+			var buf []byte
+			b.SetBytes(int64(sz.n))
+			b.ReportAllocs()
+			for b.Loop() {
+				var err error
+				if _, buf, err = c.AppendMessage(buf[:0]); err != nil || len(buf) != sz.n {
+					b.Fatal(err)
+				}
+			}
+		})
 		b.Run("gorilla/"+sz.name, func(b *testing.B) {
 			w, r := upgradeRequest(newMemConn(frame, -1))
 			c, err := (&gorilla.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096}).Upgrade(w, r, nil)

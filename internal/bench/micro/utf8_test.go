@@ -8,11 +8,14 @@ import (
 	"unicode/utf8"
 
 	"github.com/gobwas/ws/wsutil"
+
+	"github.com/stdrealtime/realtime/internal/utf8check"
 )
 
 // UTF-8 validation of text messages (RFC 6455 section 8.1). gorilla, coder
 // and gws call utf8.Valid; gobwas validates while streaming with
-// wsutil.UTF8Reader. Package stream's validator joins when it lands.
+// wsutil.UTF8Reader. Ours is the streaming validator package stream checks
+// text with (internal/utf8check), fed the message in one piece.
 
 var utf8Inputs = []struct {
 	name string
@@ -25,6 +28,17 @@ var utf8Inputs = []struct {
 
 func BenchmarkUTF8(b *testing.B) {
 	for _, in := range utf8Inputs {
+		b.Run("ours/"+in.name, func(b *testing.B) {
+			var v utf8check.Validator
+			b.SetBytes(int64(len(in.text)))
+			b.ReportAllocs()
+			for b.Loop() {
+				v.Reset()
+				if !v.Write(in.text) || !v.Complete() {
+					b.Fatal("invalid")
+				}
+			}
+		})
 		b.Run("utf8.Valid/"+in.name, func(b *testing.B) {
 			b.SetBytes(int64(len(in.text)))
 			b.ReportAllocs()
