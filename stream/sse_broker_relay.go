@@ -379,7 +379,7 @@ func (s *sseSub) relayCatchUp(ctx context.Context, res sseResume) error {
 			fails++
 			// The client has its headers and waits: heartbeats keep
 			// proxies from cutting it off while the log is out of reach.
-			if err := s.heartbeatIfIdle(); err != nil {
+			if _, err := s.heartbeatIfIdle(); err != nil {
 				return err
 			}
 			continue

@@ -489,13 +489,9 @@ func (s *sseSub) serve(ctx context.Context) error {
 			if heartbeat == nil || !s.beat.Swap(false) {
 				continue
 			}
-			idle := b.now() - s.lastWrite
-			if idle >= b.heartbeat {
-				s.release()
-				if err := s.write(sseHeartbeat); err != nil {
-					return err
-				}
-				idle = 0
+			idle, err := s.heartbeatIfIdle()
+			if err != nil {
+				return err
 			}
 			heartbeat.Reset(b.heartbeat - idle)
 		case <-ctx.Done():
@@ -505,12 +501,15 @@ func (s *sseSub) serve(ctx context.Context) error {
 }
 
 // heartbeatIfIdle writes a heartbeat if the stream has been silent for
-// the heartbeat interval.
-func (s *sseSub) heartbeatIfIdle() error {
-	if hb := s.b.heartbeat; hb > 0 && s.b.now()-s.lastWrite >= hb {
-		return s.write(sseHeartbeat)
+// the heartbeat interval, releasing the idle subscriber's buffers first,
+// and returns how long the stream has been silent since.
+func (s *sseSub) heartbeatIfIdle() (time.Duration, error) {
+	idle := s.b.now() - s.lastWrite
+	if hb := s.b.heartbeat; hb <= 0 || idle < hb {
+		return idle, nil
 	}
-	return nil
+	s.release()
+	return 0, s.write(sseHeartbeat)
 }
 
 // heartbeatDue runs when the heartbeat timer fires.
