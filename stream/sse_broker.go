@@ -81,7 +81,8 @@ type SSEBrokerConfig struct {
 	// WriteTimeout bounds every write to a subscriber: a client that does
 	// not take the bytes in time is disconnected and its seat reclaimed
 	// (0 = 10s; negative = no bound). To save system calls on busy
-	// streams a write may be given as little as 7/8 of it.
+	// streams the deadline moves only every eighth of it on HTTP/1, so a
+	// stuck write is cut off between WriteTimeout and 9/8 of it.
 	WriteTimeout time.Duration
 	// BlockTimeout is how long Publish waits for a subscriber that asked
 	// to block (?slow=block) and has no room; after it, that subscriber

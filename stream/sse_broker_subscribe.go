@@ -74,8 +74,8 @@ type sseSub struct {
 	deadlines bool // set write deadlines
 	reset     bool // clear the deadline after each write
 	gated     atomic.Bool
-	beat      atomic.Bool   // the heartbeat timer fired
-	deadline  time.Duration // the deadline in force, when not reset
+	beat      atomic.Bool  // the heartbeat timer fired
+	deadline  lazyDeadline // when the deadline moves, when not reset
 	lastWrite time.Duration
 	delivered uint64
 }
@@ -570,14 +570,16 @@ func (s *sseSub) write(p []byte) error {
 }
 
 func (s *sseSub) writeOut(p []byte, stopOnClose bool) error {
-	wall := time.Now()
-	now := wall.Sub(s.b.born)
-	// Where the deadline survives between writes it is moved only once
-	// less than 7/8 of the timeout is left, which saves most of the
-	// updates on a busy stream.
-	if wt := s.b.writeTimeout; s.deadlines && (s.reset || s.deadline-now < wt-wt/8) {
-		s.deadline = now + wt
-		if err := s.rc.SetWriteDeadline(wall.Add(wt)); errors.Is(err, http.ErrNotSupported) {
+	now := s.b.now()
+	// Where the deadline survives between writes it moves lazily
+	// (lazyDeadline), which saves most of the updates on a busy stream;
+	// where it is cleared after each write, each write sets it.
+	if wt := s.b.writeTimeout; s.deadlines && (s.reset || s.deadline.move(int64(now), wt)) {
+		ahead := wt
+		if !s.reset {
+			ahead = s.deadline.ahead(wt)
+		}
+		if err := s.rc.SetWriteDeadline(time.Now().Add(ahead)); errors.Is(err, http.ErrNotSupported) {
 			s.deadlines = false
 		}
 	}

@@ -81,10 +81,10 @@ type WebSocketConn struct {
 	writeErr  error
 	hdr       [wsframe.MaxHeaderLen]byte
 	key       [4]byte
-	bufArr    [3][]byte   // first backing of vec
-	vec       [][]byte    // buffers of the vectored write in progress
-	bufs      net.Buffers // what WriteTo has left of vec
-	wMoveAt   int64       // c.now() from which setWriteDeadline moves the deadline; 0 before the first
+	bufArr    [3][]byte    // first backing of vec
+	vec       [][]byte     // buffers of the vectored write in progress
+	bufs      net.Buffers  // what WriteTo has left of vec
+	wDeadline lazyDeadline // when setWriteDeadline moves the deadline
 
 	// Lifecycle.
 	closeOnce sync.Once

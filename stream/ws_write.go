@@ -269,22 +269,14 @@ func (c *WebSocketConn) writeVec(bufs ...[]byte) error {
 const maxKeptVec = 16
 
 // setWriteDeadline bounds the coming write by WriteTimeout; frameMu is
-// held. The deadline is set an eighth further than WriteTimeout ahead and
-// moved only once less than WriteTimeout of it is left: every write still
-// gets at least WriteTimeout, one that is stuck fails within 9/8 of it, and
-// a busy connection reads only the monotonic clock per write and moves the
-// deadline every WriteTimeout/8.
+// held. The deadline moves lazily (lazyDeadline): a busy connection reads
+// only the monotonic clock per write.
 func (c *WebSocketConn) setWriteDeadline() {
 	t := c.set.writeTimeout
-	if c.dl == nil || t <= 0 {
+	if c.dl == nil || t <= 0 || !c.wDeadline.move(c.now(), t) {
 		return
 	}
-	now := c.now()
-	if c.wMoveAt != 0 && now < c.wMoveAt {
-		return
-	}
-	c.wMoveAt = max(now+int64(t/8), 1)
-	c.dl.SetWriteDeadline(time.Now().Add(t + t/8))
+	c.dl.SetWriteDeadline(time.Now().Add(c.wDeadline.ahead(t)))
 }
 
 // appendServerFrame appends a complete unmasked, unfragmented data frame
